@@ -1,0 +1,3 @@
+/** Public barrel: the only kernel import path for plugins. */
+export * from './contracts.js';
+export { closeServer, listenServer, parseListenAddress, type ListenAddress } from './net.js';

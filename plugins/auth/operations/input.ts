@@ -1,0 +1,61 @@
+/** Request-body checks for the user/role operations: each failure is a 400 naming the parameter. */
+import { OperationError } from '../../../kernel/index.js';
+
+type Body = Record<string, unknown>;
+
+export function requiredString(body: Body, key: string): string {
+  const value = body[key];
+  if (value === undefined || value === null || value === '') throw new OperationError(400, `'${key}' is required`);
+  if (typeof value !== 'string') throw new OperationError(400, `'${key}' must be a string`);
+  return value;
+}
+
+export function optionalString(body: Body, key: string): string | undefined {
+  return body[key] === undefined || body[key] === null ? undefined : requiredString(body, key);
+}
+
+export function optionalBoolean(body: Body, key: string): boolean | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw new OperationError(400, `'${key}' must be a boolean`);
+  return value;
+}
+
+export function username(body: Body): string {
+  const name = requiredString(body, 'username');
+  // Basic auth splits at the first colon, so such a user could never log in.
+  if (name.includes(':')) throw new OperationError(400, `'username' must not contain ':'`);
+  return name;
+}
+
+const isObject = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value);
+const FLAGS = ['super_user', 'cluster_user', 'structure_user'];
+const ACTIONS = ['read', 'insert', 'update', 'delete'];
+
+/** A role permission in Harper's shape; returns it unchanged when valid. */
+export function permission(body: Body, key = 'permission'): Body {
+  const value = body[key];
+  if (value === undefined || value === null) throw new OperationError(400, `'${key}' is required`);
+  if (!isObject(value)) throw new OperationError(400, `'${key}' must be an object`);
+  for (const [name, entry] of Object.entries(value)) {
+    const path = `${key}.${name}`;
+    if (FLAGS.includes(name)) {
+      if (typeof entry !== 'boolean' && !(name === 'structure_user' && Array.isArray(entry))) {
+        throw new OperationError(400, `'${path}' must be a boolean`);
+      }
+      continue;
+    }
+    if (!isObject(entry) || !isObject(entry.tables)) {
+      throw new OperationError(400, `'${path}' must be an object with a 'tables' object`);
+    }
+    for (const [table, grants] of Object.entries(entry.tables)) {
+      if (!isObject(grants)) throw new OperationError(400, `'${path}.tables.${table}' must be an object`);
+      for (const action of ACTIONS) {
+        if (grants[action] !== undefined && typeof grants[action] !== 'boolean') {
+          throw new OperationError(400, `'${path}.tables.${table}.${action}' must be a boolean`);
+        }
+      }
+    }
+  }
+  return value;
+}

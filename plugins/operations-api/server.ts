@@ -1,0 +1,79 @@
+/**
+ * The operations API request pipeline: body → operation name → caller →
+ * registry. Kept lean: it is the hot path of every benchmark.
+ */
+import type { HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { isOperationError, OperationError, type Logger, type OperationRegistry, type Principal } from '../../kernel/index.js';
+import type { Authenticator } from '../auth/tokens.js';
+import type { OperationsApiConfig } from './config.js';
+import { parseOperationRequest, readBody } from './request-body.js';
+
+/**
+ * Operations that carry their own credentials in the body: when every listed
+ * field is present the Authorization header is not needed, and the handler
+ * (auth plugin) verifies the body's credentials itself.
+ */
+const BODY_CREDENTIALS: Readonly<Record<string, readonly string[]>> = {
+  create_authentication_tokens: ['username', 'password'],
+  refresh_operation_token: ['refresh_token'],
+};
+
+export interface OperationsServerDeps {
+  readonly registry: OperationRegistry;
+  readonly auth: Authenticator;
+  readonly config: OperationsApiConfig;
+  readonly logger: Logger;
+}
+
+export function createOperationsApp({ registry, auth, config, logger }: OperationsServerDeps): Hono<{ Bindings: HttpBindings }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (config.cors) headers['access-control-allow-origin'] = '*';
+  const reply = (status: number, value: unknown): Response =>
+    new Response(JSON.stringify(value ?? null), { status, headers });
+
+  const fail = (error: unknown, operation: string | undefined): Response => {
+    if (isOperationError(error)) return reply(error.status, error.body);
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error('Operation failed', { operation, error: message, stack: (error as Error)?.stack });
+    return reply(500, { error: message });
+  };
+
+  async function authenticate(name: string, body: Record<string, unknown>, header: string | undefined): Promise<Principal | undefined> {
+    const fields = BODY_CREDENTIALS[name];
+    if (fields?.every((field) => typeof body[field] === 'string')) return undefined;
+    return auth.authenticate(header);
+  }
+
+  const app = new Hono<{ Bindings: HttpBindings }>();
+
+  app.post('/', async (c) => {
+    const { incoming } = c.env;
+    let operation: string | undefined;
+    try {
+      const { name, body } = parseOperationRequest(await readBody(incoming, config.maxBodySize));
+      operation = name;
+      const principal = await authenticate(name, body, incoming.headers.authorization);
+      if (!registry.has(name)) throw new OperationError(400, `Operation '${name}' not found`);
+      const result = await registry.invoke(name, body, { principal, caller: `http:${incoming.socket.remoteAddress}` });
+      return reply(200, typeof result === 'string' ? { message: result } : result);
+    } catch (error) {
+      return fail(error, operation);
+    }
+  });
+
+  if (config.cors) {
+    app.options('*', (c) =>
+      c.body(null, 200, {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'POST, GET, OPTIONS',
+        'access-control-allow-headers': c.req.header('access-control-request-headers') ?? 'Content-Type, Authorization',
+        'access-control-max-age': '86400',
+      }),
+    );
+  }
+
+  app.notFound((c) => reply(404, { error: `Not found: ${c.req.method} ${c.req.path}` }));
+  app.onError((error) => fail(error, undefined));
+  return app;
+}

@@ -1,0 +1,567 @@
+/**
+ * LMDB implementation of the StorageEngine contract (tokens.ts). Layout and
+ * commit pipeline: database.ts; merge rules: record-state.ts; queries:
+ * search.ts; versions: hlc.ts.
+ */
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { OperationError, type Logger } from '../../kernel/index.js';
+import { Database, Transaction, updateIndexes, type TableRuntime } from './database.js';
+import { HybridLogicalClock } from './hlc.js';
+import { assertAttributeName, assertPrimaryKey, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
+import { isLive, toStoredEntry, type RecordState, type Stamp } from './record-state.js';
+import { executeSearch, type SearchSource } from './search.js';
+import { createSystemTables, dynamicTableAttributes, SYSTEM_DATABASE, CREATED_TIME, UPDATED_TIME, schemaDefinedAttributes } from './schema.js';
+import type {
+  ApplyRemoteResult,
+  CommitListener,
+  CreateTableOptions,
+  DataRecord,
+  LocalWrite,
+  LocalWriteResult,
+  MetaWriter,
+  PrimaryKey,
+  RemoteTransaction,
+  SchemaEvent,
+  SchemaListener,
+  SearchOptions,
+  StorageEngine,
+  StoredEntry,
+  TableDefinition,
+  TableStats,
+  TxnEntry,
+  TxnOperation,
+} from './tokens.js';
+
+export interface LmdbStorageEngineOptions {
+  /** Directory holding one `<database>.mdb` file per database. */
+  readonly path: string;
+  readonly nodeName: string;
+  /** Log entries and tombstones older than this are removed by cleanup passes (default 3 days). */
+  readonly auditRetentionMs?: number;
+  readonly logger?: Logger;
+  /** Injected in tests; one clock per node. */
+  readonly clock?: HybridLogicalClock;
+}
+
+export interface CleanupResult {
+  /** Log entries, applied markers and tombstones removed. */
+  readonly deleted: number;
+  /** true when a limit was hit and another pass has work to do. */
+  readonly more: boolean;
+}
+
+const DB_FILE_SUFFIX = '.mdb';
+const DEFAULT_CLEANUP_LIMIT = 1000;
+const DEFAULT_AUDIT_RETENTION_MS = 3 * 24 * 3600_000;
+/** Random auto-generated ids fall in [1e14, 2^53): positive safe integers, like Harper's. */
+const AUTO_ID_MIN = 1e14;
+const AUTO_ID_ATTEMPTS = 8;
+
+const silentLogger: Logger = {
+  error: () => {},
+  warn: () => {},
+  info: () => {},
+  debug: () => {},
+  child: () => silentLogger,
+};
+
+const isPlainObject = (v: unknown): v is DataRecord => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function assertName(kind: 'database' | 'table', name: unknown): asserts name is string {
+  // Names become file and sub-database names: no separators, no dot-only names.
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name)) {
+    throw new OperationError(400, `Invalid ${kind} name '${String(name)}'`);
+  }
+}
+
+export class LmdbStorageEngine implements StorageEngine {
+  readonly nodeName: string;
+  readonly clock: HybridLogicalClock;
+  private readonly path: string;
+  private readonly auditRetentionMs: number;
+  private readonly logger: Logger;
+  private readonly dbs = new Map<string, Database>();
+  private readonly commitListeners = new Set<CommitListener>();
+  private readonly schemaListeners = new Set<SchemaListener>();
+  private opened = false;
+
+  constructor(options: LmdbStorageEngineOptions) {
+    this.path = options.path;
+    this.nodeName = options.nodeName;
+    this.auditRetentionMs = options.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS;
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? new HybridLogicalClock();
+  }
+
+  /** Constructs and opens an engine. */
+  static async open(options: LmdbStorageEngineOptions): Promise<LmdbStorageEngine> {
+    const engine = new LmdbStorageEngine(options);
+    await engine.open();
+    return engine;
+  }
+
+  /** Opens every database found on disk and creates the system database on first start. */
+  async open(): Promise<void> {
+    if (this.opened) return;
+    mkdirSync(this.path, { recursive: true });
+    for (const file of readdirSync(this.path)) {
+      if (!file.endsWith(DB_FILE_SUFFIX)) continue;
+      this.openDatabase(file.slice(0, -DB_FILE_SUFFIX.length));
+    }
+    this.opened = true;
+    if (!this.dbs.has(SYSTEM_DATABASE)) this.openDatabase(SYSTEM_DATABASE);
+    const system = this.dbs.get(SYSTEM_DATABASE)!;
+    const missing = createSystemTables().filter((def) => !system.tables.has(def.name));
+    if (missing.length > 0) {
+      for (const def of missing) system.handles(def.name);
+      await system.enqueue((tx) => {
+        for (const def of missing) tx.setTable(def, 'table-created');
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    const dbs = [...this.dbs.values()];
+    this.dbs.clear();
+    this.opened = false;
+    await Promise.all(dbs.map((db) => db.close()));
+  }
+
+  private openDatabase(name: string): Database {
+    const db = new Database(name, join(this.path, name + DB_FILE_SUFFIX), {
+      committed: (database, entry, events) => this.committed(database, entry, events),
+    }, this.logger);
+    // Versions issued after a restart must exceed everything already logged.
+    this.clock.observe(db.lastSeq);
+    this.dbs.set(name, db);
+    return db;
+  }
+
+  private committed(database: string, entry: TxnEntry | undefined, events: readonly SchemaEvent[]): void {
+    if (entry) {
+      for (const listener of this.commitListeners) {
+        try {
+          listener(database, entry);
+        } catch (error) {
+          this.logger.error('commit listener failed', { database, error: String(error) });
+        }
+      }
+    }
+    for (const event of events) this.emitSchema(event);
+  }
+
+  private emitSchema(event: SchemaEvent): void {
+    for (const listener of this.schemaListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error('schema listener failed', { event: event.type, error: String(error) });
+      }
+    }
+  }
+
+  private requireDb(database: string): Database {
+    const db = this.dbs.get(database);
+    if (!db) throw new OperationError(400, `database '${database}' does not exist`);
+    return db;
+  }
+
+  // ── schema ──
+
+  listDatabases(): string[] {
+    return [...this.dbs.keys()].sort();
+  }
+
+  hasDatabase(database: string): boolean {
+    return this.dbs.has(database);
+  }
+
+  async createDatabase(database: string): Promise<void> {
+    if (this.dbs.has(database)) throw new OperationError(400, `database '${database}' already exists`);
+    assertName('database', database);
+    this.openDatabase(database);
+    this.emitSchema({ type: 'database-created', database });
+  }
+
+  async dropDatabase(database: string): Promise<void> {
+    if (database === SYSTEM_DATABASE) throw new OperationError(400, `database '${SYSTEM_DATABASE}' cannot be dropped`);
+    const db = this.requireDb(database);
+    this.dbs.delete(database);
+    await db.close();
+    rmSync(db.file, { force: true });
+    rmSync(db.file + '-lock', { force: true });
+    this.emitSchema({ type: 'database-dropped', database });
+  }
+
+  listTables(database: string): TableDefinition[] {
+    return [...this.requireDb(database).tables.values()].map((t) => t.def);
+  }
+
+  getTable(database: string, table: string): TableDefinition | undefined {
+    return this.dbs.get(database)?.tables.get(table)?.def;
+  }
+
+  async createTable(database: string, table: string, options: CreateTableOptions): Promise<void> {
+    const db = this.requireDb(database);
+    assertName('table', table);
+    const exists = () => new OperationError(400, `Table '${table}' already exists in '${database}'`);
+    if (db.tables.has(table)) throw exists();
+    if (typeof options?.primaryKey !== 'string' || options.primaryKey.length === 0) {
+      throw new OperationError(400, "'primary_key' is required");
+    }
+    assertAttributeName(options.primaryKey, `${database}.${table}`);
+    const schemaDefined = Array.isArray(options.attributes) && options.attributes.length > 0;
+    const def: TableDefinition = {
+      database,
+      name: table,
+      primaryKey: options.primaryKey,
+      attributes: schemaDefined
+        ? schemaDefinedAttributes(options.primaryKey, options.attributes!, `${database}.${table}`)
+        : dynamicTableAttributes(options.primaryKey),
+      schemaDefined,
+      replicate: options.replicate ?? true,
+    };
+    // Sub-databases are opened outside the write transaction (see database.ts).
+    db.handles(table);
+    await db.enqueue((tx) => {
+      if (tx.table(table)) throw exists();
+      tx.setTable(def, 'table-created');
+    });
+  }
+
+  async dropTable(database: string, table: string): Promise<void> {
+    const db = this.requireDb(database);
+    if (database === SYSTEM_DATABASE) throw new OperationError(400, `Table '${database}.${table}' cannot be dropped`);
+    db.requireTable(table, 404);
+    await db.enqueue((tx) => tx.dropTable(table));
+  }
+
+  async createAttribute(database: string, table: string, attribute: string): Promise<void> {
+    const db = this.requireDb(database);
+    db.requireTable(table, 404);
+    assertAttributeName(attribute, `${database}.${table}`);
+    await db.enqueue((tx) => {
+      const t = tx.requireTable(table, 404);
+      if (t.def.attributes.some((a) => a.name === attribute)) {
+        throw new OperationError(400, `Attribute '${attribute}' already exists in '${database}.${table}'`);
+      }
+      const next = tx.setTable({ ...t.def, attributes: [...t.def.attributes, { name: attribute, indexed: true }] }, 'table-changed');
+      // Index what existing records (e.g. extra attributes of a schema-defined table) already hold.
+      const holders = Array.from(
+        next.handles.primary.getRange({}).filter(({ value }) => value.d !== null && value.d[attribute] !== undefined),
+      );
+      const only = new Set([attribute]);
+      for (const { key, value } of holders) updateIndexes(next.handles.index, only, key, null, value.d);
+    });
+  }
+
+  async dropAttribute(database: string, table: string, attribute: string): Promise<void> {
+    const db = this.requireDb(database);
+    const current = db.requireTable(table, 404);
+    if (attribute === current.def.primaryKey) {
+      throw new OperationError(400, `Cannot drop the primary key attribute '${attribute}' of '${database}.${table}'`);
+    }
+    await db.enqueue((tx) => {
+      const t = tx.requireTable(table, 404);
+      if (!t.def.attributes.some((a) => a.name === attribute)) {
+        throw new OperationError(404, `Attribute '${attribute}' does not exist in '${database}.${table}'`);
+      }
+      const { primary, index } = t.handles;
+      for (const key of Array.from(index.getKeys({ start: [attribute], end: [attribute, MAX_KEY_ELEMENT] }))) index.removeSync(key);
+      const holders = Array.from(
+        primary.getRange({}).filter(({ value }) => (value.d !== null && attribute in value.d) || (value.a !== undefined && attribute in value.a)),
+      );
+      for (const { key, value } of holders) primary.putSync(key, withoutAttribute(value, attribute));
+      tx.setTable({ ...t.def, attributes: t.def.attributes.filter((a) => a.name !== attribute) }, 'table-changed');
+    });
+  }
+
+  tableStats(database: string, table: string): TableStats {
+    const db = this.requireDb(database);
+    const t = db.requireTable(table, 404);
+    return {
+      recordCount: t.count,
+      dbSize: statSync(db.file).size,
+      tableSize: storedBytes(t.handles.primary.getStats()),
+      logSize: storedBytes(db.logDb.getStats()),
+      ...(t.last !== undefined ? { lastUpdatedRecord: t.last } : {}),
+    };
+  }
+
+  // ── local writes ──
+
+  async write(database: string, writes: readonly LocalWrite[]): Promise<LocalWriteResult> {
+    const db = this.requireDb(database);
+    if (!Array.isArray(writes)) throw new OperationError(400, 'writes must be an array');
+    if (writes.length === 0) return { ids: [], applied: [] };
+    return db.enqueue((tx) => this.applyLocalWrites(tx, writes));
+  }
+
+  private applyLocalWrites(tx: Transaction, writes: readonly LocalWrite[]): LocalWriteResult {
+    // Everything that can be rejected is checked before the first put.
+    const prepared = writes.map((w) => this.prepareWrite(tx, w));
+    const version = this.clock.now();
+    const stamp: Stamp = { version, origin: this.nodeName };
+    const ids: PrimaryKey[] = [];
+    const applied: boolean[] = [];
+    const ops: TxnOperation[] = [];
+    for (const { write, id } of prepared) {
+      const t = tx.requireTable(write.table, 400);
+      const op = localOperation(write, id, isLive(tx.readState(t, id)), t, version);
+      ids.push(id);
+      applied.push(op !== undefined);
+      if (!op) continue;
+      tx.applyOperation(op, stamp);
+      ops.push(op);
+    }
+    if (ops.length === 0) return { ids, applied };
+    tx.appendLog(version, stamp, ops);
+    tx.markApplied(stamp, version);
+    return { ids, applied, version };
+  }
+
+  private prepareWrite(tx: Transaction, write: LocalWrite): { write: LocalWrite; id: PrimaryKey } {
+    if (!isPlainObject(write)) throw new OperationError(400, 'Each write must be an object');
+    const t = tx.requireTable(write.table, 400);
+    const name = `${t.def.database}.${t.def.name}`;
+    if (write.type === 'delete') return { write, id: assertPrimaryKey(write.id, name) };
+    if (write.type !== 'insert' && write.type !== 'update' && write.type !== 'upsert') {
+      throw new OperationError(400, `Invalid write type '${String((write as { type: unknown }).type)}'`);
+    }
+    if (!isPlainObject(write.record)) throw new OperationError(400, `Each record written to '${name}' must be an object`);
+    for (const attr of Object.keys(write.record)) assertAttributeName(attr, name);
+    const given = write.record[t.def.primaryKey];
+    if (given !== undefined && given !== null) return { write, id: assertPrimaryKey(given, name) };
+    if (write.type === 'update') {
+      throw new OperationError(400, 'a valid hash attribute must be provided with update record, check log for more info');
+    }
+    return { write, id: generateId(tx, t) };
+  }
+
+  // ── reads ──
+
+  get(database: string, table: string, ids: readonly PrimaryKey[]): (DataRecord | undefined)[] {
+    const t = this.requireDb(database).requireTable(table, 404);
+    return ids.map((id) => (isValidPrimaryKey(id) ? (t.handles.primary.get(id)?.d ?? undefined) : undefined));
+  }
+
+  search(database: string, table: string, options: SearchOptions): DataRecord[] {
+    const t = this.requireDb(database).requireTable(table, 404);
+    return executeSearch(searchSource(t), options);
+  }
+
+  scanEntries(database: string, table: string, options: { after?: PrimaryKey; limit?: number } = {}): StoredEntry[] {
+    const t = this.requireDb(database).requireTable(table, 404);
+    const { after, limit } = options;
+    const out: StoredEntry[] = [];
+    const range = t.handles.primary.getRange(after === undefined ? {} : { start: after });
+    for (const { key, value } of range) {
+      if (after !== undefined && key === after) continue;
+      if (limit !== undefined && out.length >= limit) break;
+      out.push(toStoredEntry(key, value));
+    }
+    return out;
+  }
+
+  // ── transaction log ──
+
+  readLog(database: string, options: { after?: number; limit?: number } = {}): TxnEntry[] {
+    const db = this.requireDb(database);
+    const after = options.after ?? 0;
+    const out: TxnEntry[] = [];
+    for (const { key, value } of db.logDb.getRange({ start: after })) {
+      if (key <= after) continue;
+      if (options.limit !== undefined && out.length >= options.limit) break;
+      out.push({ seq: key, origin: value.origin, version: value.version, ops: value.ops });
+    }
+    return out;
+  }
+
+  lastSeq(database: string): number {
+    return this.requireDb(database).lastSeq;
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  onSchemaChange(listener: SchemaListener): () => void {
+    this.schemaListeners.add(listener);
+    return () => this.schemaListeners.delete(listener);
+  }
+
+  // ── remote apply ──
+
+  async applyRemote(
+    database: string,
+    txn: RemoteTransaction,
+    extra?: (writer: MetaWriter) => void,
+  ): Promise<ApplyRemoteResult> {
+    const db = this.requireDb(database);
+    validateRemote(txn);
+    const stamp: Stamp = { version: txn.version, origin: txn.origin };
+    return db.enqueue((tx): ApplyRemoteResult => {
+      this.clock.observe(txn.version);
+      // Re-delivery still runs `extra`, so a cursor can advance past it.
+      if (tx.wasApplied(stamp)) {
+        extra?.(tx);
+        return { applied: false };
+      }
+      for (const op of txn.ops) tx.requireTable(op.table, 400);
+      let changed = false;
+      for (const op of txn.ops) if (tx.applyOperation(op, stamp)) changed = true;
+      const seq = changed ? this.clock.now() : undefined;
+      if (seq !== undefined) tx.appendLog(seq, stamp, txn.ops);
+      tx.markApplied(stamp, seq);
+      extra?.(tx);
+      return seq === undefined ? { applied: true } : { applied: true, seq };
+    });
+  }
+
+  getMeta<T = unknown>(database: string, key: readonly (string | number)[]): T | undefined {
+    return this.requireDb(database).metaDb.get(key as (string | number)[]) as T | undefined;
+  }
+
+  // ── retention ──
+
+  /**
+   * One bounded cleanup pass over every database: removes log entries,
+   * applied-markers and tombstones older than the retention window, at most
+   * `maxDeletes` keys in total.
+   */
+  async cleanupExpired(options: { now?: number; maxDeletes?: number } = {}): Promise<CleanupResult> {
+    const cutoff = (options.now ?? Date.now()) - this.auditRetentionMs;
+    let budget = options.maxDeletes ?? DEFAULT_CLEANUP_LIMIT;
+    let deleted = 0;
+    let more = false;
+    for (const db of [...this.dbs.values()]) {
+      if (budget <= 0) {
+        more = true;
+        break;
+      }
+      const limit = budget;
+      const result = await db.enqueue((tx) => cleanupDatabase(tx, cutoff, limit));
+      deleted += result.deleted;
+      budget -= result.deleted;
+      more ||= result.more;
+    }
+    return { deleted, more };
+  }
+}
+
+function cleanupDatabase(tx: Transaction, cutoff: number, limit: number): CleanupResult {
+  const { logDb, appliedDb, tombstoneDb } = tx.db;
+  let deleted = 0;
+  for (const seq of Array.from(logDb.getKeys({ end: cutoff, limit }))) {
+    logDb.removeSync(seq);
+    deleted++;
+  }
+  for (const key of Array.from(appliedDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
+    appliedDb.removeSync(key);
+    deleted++;
+  }
+  for (const key of Array.from(tombstoneDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
+    const [version, table, id] = key as [number, string, PrimaryKey];
+    const t = tx.table(table);
+    const state = t?.handles.primary.get(id);
+    // Only remove the record if it is still exactly this tombstone.
+    if (t && state && state.d === null && state.bv === version) t.handles.primary.removeSync(id);
+    tombstoneDb.removeSync(key);
+    deleted++;
+  }
+  return { deleted, more: deleted >= limit };
+}
+
+function localOperation(
+  write: LocalWrite,
+  id: PrimaryKey,
+  live: boolean,
+  table: TableRuntime,
+  version: number,
+): TxnOperation | undefined {
+  const { def, attributeNames } = table;
+  const name = write.table;
+  if (write.type === 'delete') return live ? { table: name, op: 'delete', id } : undefined;
+  if (write.type === 'insert' && live) return undefined;
+  if (write.type === 'update' && !live) return undefined;
+  const value: DataRecord = {};
+  for (const attr in write.record) if (attr !== def.primaryKey && write.record[attr] !== undefined) value[attr] = write.record[attr];
+  const created = !live;
+  // Timestamps are set for local writes only, and only where the table has them.
+  if (created && attributeNames.has(CREATED_TIME)) value[CREATED_TIME] = version;
+  if (attributeNames.has(UPDATED_TIME)) value[UPDATED_TIME] = version;
+  if (write.type === 'insert') return { table: name, op: 'put', id, value: { [def.primaryKey]: id, ...value } };
+  return { table: name, op: 'patch', id, value };
+}
+
+function generateId(tx: Transaction, t: TableRuntime): number {
+  for (let i = 0; i < AUTO_ID_ATTEMPTS; i++) {
+    const id = AUTO_ID_MIN + Math.floor(Math.random() * (Number.MAX_SAFE_INTEGER - AUTO_ID_MIN));
+    if (tx.readState(t, id) === undefined) return id;
+  }
+  throw new OperationError(500, `Could not generate a free primary key for '${t.def.database}.${t.def.name}'`);
+}
+
+function validateRemote(txn: RemoteTransaction): void {
+  const fail = (why: string) => new OperationError(400, `Invalid remote transaction: ${why}`);
+  if (!isPlainObject(txn)) throw fail('not an object');
+  if (typeof txn.origin !== 'string' || txn.origin.length === 0) throw fail('origin must be a node name');
+  if (typeof txn.version !== 'number' || !Number.isFinite(txn.version) || txn.version <= 0) throw fail('version must be a positive number');
+  if (!Array.isArray(txn.ops)) throw fail('ops must be an array');
+  for (const op of txn.ops) {
+    if (!isPlainObject(op) || typeof op.table !== 'string') throw fail('each op needs a table');
+    if (op.op !== 'put' && op.op !== 'patch' && op.op !== 'delete') throw fail(`unknown op '${String(op.op)}'`);
+    if (!isValidPrimaryKey(op.id)) throw fail(`invalid primary key ${JSON.stringify(op.id)}`);
+    if (op.op !== 'delete' && !isPlainObject(op.value)) throw fail(`${op.op} of ${JSON.stringify(op.id)} needs a value object`);
+  }
+}
+
+function withoutAttribute(state: RecordState, attribute: string): RecordState {
+  let d = state.d;
+  if (d !== null && attribute in d) {
+    d = { ...d };
+    delete d[attribute];
+  }
+  let a = state.a;
+  if (a && attribute in a) {
+    const copy = { ...a };
+    delete copy[attribute];
+    a = Object.keys(copy).length > 0 ? copy : undefined;
+  }
+  return { bv: state.bv, bo: state.bo, d, ...(a ? { a } : {}) };
+}
+
+interface LmdbStats {
+  pageSize?: number;
+  treeBranchPageCount?: number;
+  treeLeafPageCount?: number;
+  overflowPages?: number;
+}
+
+function storedBytes(stats: unknown): number {
+  const s = stats as LmdbStats;
+  return ((s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0)) * (s.pageSize ?? 0);
+}
+
+function searchSource(t: TableRuntime): SearchSource {
+  const { primary, index } = t.handles;
+  return {
+    primaryKey: t.def.primaryKey,
+    isIndexed: (attribute) => t.indexed.has(attribute),
+    getRecord: (id) => primary.get(id)?.d ?? undefined,
+    records: () => primary.getRange({}).map(({ value }) => value.d).filter((d) => d !== null) as Iterable<DataRecord>,
+    primaryKeys: (start) => primary.getKeys(start === undefined ? {} : { start }),
+    indexEntries: (attribute, start) =>
+      index
+        .getKeys({ start: start === undefined ? [attribute] : [attribute, start], end: [attribute, MAX_KEY_ELEMENT] })
+        .map((key) => {
+          const k = key as [string, string | number | boolean, PrimaryKey];
+          return [k[1], k[2]] as const;
+        }),
+  };
+}
+
+/** Name other plugins' tests already import. */
+export { LmdbStorageEngine as StorageEngineImpl };

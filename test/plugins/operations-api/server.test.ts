@@ -1,0 +1,277 @@
+/**
+ * The operations API over real HTTP (127.0.3.1-9): storage + auth + http +
+ * operations-api in-process, every malformed request answered exactly like
+ * Harper, and the node still serving after each.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { definePlugin } from '../../../kernel/index.js';
+import { startTestKernel, type TestKernel } from '../../../kernel/testing.js';
+
+const HOST = '127.0.3.1';
+const OPS = `http://${HOST}:9925`;
+const HEALTH = `http://${HOST}:9926/health`;
+const PASSWORD = 'Server-test-Pa55!';
+const MAX_BODY = 2048;
+
+const basic = (username: string, password: string): string =>
+  `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+const ADMIN_AUTH = basic('admin', PASSWORD);
+
+/** A real third-party-style plugin whose operation fails with a plain Error (→ 500). */
+const explosive = definePlugin({
+  manifest: { name: 'explosive', version: '1.0.0', provides: [], requires: [] },
+  register(ctx) {
+    ctx.operations.register({ name: 'explode', permission: 'super_user', handler: () => { throw new Error('kaboom'); } });
+  },
+});
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+/** POSTs a raw string (or JSON-encodes an object) to the operations API. */
+/** `authorization` null sends no Authorization header. */
+async function post(body: unknown, authorization: string | null = ADMIN_AUTH, path = '/'): Promise<Reply> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (authorization) headers.authorization = authorization;
+  const res = await fetch(OPS + path, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
+}
+
+async function assertServing(): Promise<void> {
+  const health = await fetch(HEALTH);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: 'ok' });
+  const info = await post({ operation: 'user_info' });
+  assert.equal(info.status, 200);
+  assert.equal(info.body.username, 'admin');
+}
+
+function tempRoot(): string {
+  return mkdtempSync(join(tmpdir(), 'plexus-opsapi-'));
+}
+
+describe('operations API server', () => {
+  let rootPath: string;
+  let node: TestKernel;
+  let stopped = false;
+
+  before(async () => {
+    rootPath = tempRoot();
+    node = await startTestKernel({
+      rootPath,
+      plugins: ['identity', 'storage', 'auth', 'http', 'operations-api', explosive],
+      config: {
+        'operationsApi.network.port': `${HOST}:9925`,
+        'operationsApi.network.maxBodySize': MAX_BODY,
+        'http.port': `${HOST}:9926`,
+      },
+      transient: { 'bootstrap.adminPassword': PASSWORD },
+    });
+  });
+  after(async () => {
+    if (!stopped) await node.stop();
+    rmSync(rootPath, { recursive: true, force: true });
+  });
+
+  describe('bad inputs, exactly as Harper answers them', () => {
+    const cases: { name: string; body: string; auth?: string | null; status: number; response: unknown }[] = [
+      { name: 'missing operation', body: '{"database":"dev","table":"dog"}', status: 400, response: { error: "Request body must include an 'operation' property." } },
+      { name: 'empty object', body: '{}', status: 400, response: { statusCode: 400, error: 'Bad Request', message: "Request body must include an 'operation' property." } },
+      { name: 'unknown operation', body: '{"operation":"make_coffee"}', status: 400, response: { error: "Operation 'make_coffee' not found" } },
+      { name: 'wrong password', body: '{"operation":"describe_all"}', auth: 'Basic YWRtaW46d3Jvbmc=', status: 401, response: { error: 'Login failed' } },
+      { name: 'unknown user', body: '{"operation":"describe_all"}', auth: 'Basic bm9ib2R5Ong=', status: 401, response: { error: 'Login failed' } },
+      { name: 'no authorization header', body: '{"operation":"describe_all"}', auth: null, status: 401, response: { error: 'Must login' } },
+      { name: 'malformed JSON', body: '{"operation": "describe_all",', status: 400, response: { error: 'Expected double-quoted property name in JSON at position 29' } },
+      { name: 'array body', body: '[1,2,3]', status: 400, response: { error: "Request body must include an 'operation' property." } },
+      { name: 'number body', body: '42', status: 400, response: { error: "Request body must include an 'operation' property." } },
+      { name: 'string body', body: '"describe_all"', status: 400, response: { error: "Request body must include an 'operation' property." } },
+      { name: 'null body', body: 'null', status: 400, response: { error: "Request body must include an 'operation' property." } },
+      { name: 'empty body', body: '', status: 400, response: { error: "Body cannot be empty when content-type is set to 'application/json'" } },
+      { name: 'operation not a string', body: '{"operation":["describe_all"]}', status: 400, response: { error: "'operation' must be a string" } },
+      { name: 'invalid token', body: '{"operation":"describe_all"}', auth: 'Bearer abc.def.ghi', status: 401, response: { error: 'invalid token' } },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const reply = await post(c.body, c.auth === undefined ? ADMIN_AUTH : c.auth);
+        assert.equal(reply.status, c.status, reply.text);
+        assert.deepEqual(reply.body, c.response);
+        assert.match(reply.headers.get('content-type') ?? '', /^application\/json/);
+        await assertServing();
+      });
+    }
+  });
+
+  it('rejects a body over maxBodySize with 413, by declared length and while streaming', async () => {
+    const padded = JSON.stringify({ operation: 'user_info', pad: 'x'.repeat(MAX_BODY) });
+    const declared = await post(padded);
+    assert.equal(declared.status, 413);
+    assert.deepEqual(declared.body, { error: 'Request body larger than maxBodySize' });
+    await assertServing();
+
+    // Chunked: no Content-Length, so the limit is enforced on the bytes as they arrive.
+    const streamed = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(`${OPS}/`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: ADMIN_AUTH } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on('error', reject);
+      req.write('{"operation":"user_info","pad":"');
+      for (let i = 0; i < 4; i++) req.write('y'.repeat(1000));
+      req.end('"}');
+    });
+    assert.equal(streamed.status, 413);
+    assert.deepEqual(JSON.parse(streamed.text), { error: 'Request body larger than maxBodySize' });
+    await assertServing();
+
+    // Right at the limit is fine.
+    const fits = JSON.stringify({ operation: 'user_info', pad: '' });
+    const exact = fits.replace('""', `"${'z'.repeat(MAX_BODY - fits.length)}"`);
+    assert.equal(Buffer.byteLength(exact), MAX_BODY);
+    assert.equal((await post(exact)).status, 200);
+  });
+
+  it('wraps string results in {message} and passes objects through', async () => {
+    const added = await post({ operation: 'add_user', username: 'oracle_user', password: 'pw1', role: 'super_user', active: true });
+    assert.equal(added.status, 200);
+    assert.deepEqual(added.body, { message: 'oracle_user successfully added' });
+    const duplicate = await post({ operation: 'add_user', username: 'oracle_user', password: 'pw1', role: 'super_user', active: true });
+    assert.equal(duplicate.status, 409);
+    assert.deepEqual(duplicate.body, { error: 'User oracle_user already exists' });
+    const roles = await post({ operation: 'list_roles' });
+    assert.deepEqual(roles.body.map((r: { id: string }) => r.id), ['cluster_user', 'super_user']);
+  });
+
+  it('turns an unexpected handler error into a 500 and keeps serving', async () => {
+    const reply = await post({ operation: 'explode' });
+    assert.equal(reply.status, 500);
+    assert.deepEqual(reply.body, { error: 'kaboom' });
+    await assertServing();
+  });
+
+  it('answers other paths and methods with JSON 404, and CORS preflights with 200', async () => {
+    const get = await fetch(`${OPS}/`);
+    assert.equal(get.status, 404);
+    assert.ok((await get.json()).error);
+    assert.equal((await post({ operation: 'user_info' }, ADMIN_AUTH, '/elsewhere')).status, 404);
+
+    const preflight = await fetch(`${OPS}/`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://studio.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    assert.equal(preflight.status, 200);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.equal(preflight.headers.get('access-control-allow-headers'), 'authorization,content-type');
+    assert.equal((await post({ operation: 'user_info' })).headers.get('access-control-allow-origin'), '*');
+  });
+
+  it('lets token operations authenticate with credentials in the body', async () => {
+    const created = await post({ operation: 'create_authentication_tokens', username: 'admin', password: PASSWORD }, null);
+    assert.equal(created.status, 200);
+    const { operation_token, refresh_token } = created.body;
+    const info = await post({ operation: 'user_info' }, `Bearer ${operation_token}`);
+    assert.equal(info.body.username, 'admin');
+
+    const refreshed = await post({ operation: 'refresh_operation_token', refresh_token }, null);
+    assert.equal(refreshed.status, 200);
+    assert.equal((await post({ operation: 'user_info' }, `Bearer ${refreshed.body.operation_token}`)).status, 200);
+
+    const wrong = await post({ operation: 'create_authentication_tokens', username: 'admin', password: 'nope' }, null);
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(wrong.body, { error: 'Login failed' });
+    const none = await post({ operation: 'create_authentication_tokens' }, null);
+    assert.equal(none.status, 401);
+    assert.deepEqual(none.body, { error: 'Must login' });
+    // The body-credential exemption covers only those operations.
+    const other = await post({ operation: 'user_info', username: 'admin', password: PASSWORD }, null);
+    assert.equal(other.status, 401);
+  });
+
+  it('refuses super_user operations to other roles with Harper’s 403 body', async () => {
+    const permission = { super_user: false, dev: { tables: { dog: { read: true, insert: false, update: false, delete: false, attribute_permissions: [] } } } };
+    assert.equal((await post({ operation: 'add_role', role: 'dog_reader', permission })).status, 200);
+    assert.equal((await post({ operation: 'add_user', username: 'reader', password: 'reader-pw', role: 'dog_reader' })).status, 200);
+    const reader = basic('reader', 'reader-pw');
+    for (const operation of ['add_user', 'get_configuration', 'create_database']) {
+      const reply = await post({ operation, username: 'x', password: 'y', role: 'super_user', database: 'dev' }, reader);
+      assert.equal(reply.status, 403, operation);
+      assert.deepEqual(reply.body, {
+        error: 'This operation is not authorized due to role restrictions and/or invalid database items',
+        unauthorized_access: [`Operation '${operation}' is restricted to 'super_user' roles`],
+        invalid_schema_items: [],
+      });
+    }
+    const info = await post({ operation: 'user_info' }, reader);
+    assert.equal(info.status, 200);
+    assert.equal(info.body.role.id, 'dog_reader');
+  });
+
+  it('get_configuration shows the configuration without credentials', async () => {
+    const reply = await post({ operation: 'get_configuration' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.rootPath, rootPath);
+    assert.equal(reply.body.operationsApi.network.port, `${HOST}:9925`);
+    assert.equal(reply.body.http.port, `${HOST}:9926`);
+    assert.equal(reply.body.bootstrap, undefined);
+    assert.ok(!reply.text.includes(PASSWORD));
+  });
+
+  it('system_information reports system, time, cpu and memory, filtered by attributes', async () => {
+    const all = await post({ operation: 'system_information' });
+    assert.equal(all.status, 200);
+    assert.deepEqual(Object.keys(all.body), ['system', 'time', 'cpu', 'memory']);
+    assert.equal(all.body.system.node_version, process.versions.node);
+    assert.ok(all.body.cpu.cores >= 1);
+    assert.ok(all.body.memory.total > 0 && all.body.memory.rss > 0);
+    const cpu = await post({ operation: 'system_information', attributes: ['cpu'] });
+    assert.deepEqual(Object.keys(cpu.body), ['cpu']);
+    const bad = await post({ operation: 'system_information', attributes: ['gpu'] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /'gpu'/);
+  });
+
+  it('refuses to start a second node on the same addresses, naming the address', async () => {
+    const other = tempRoot();
+    try {
+      await assert.rejects(
+        startTestKernel({ rootPath: other, plugins: ['http'], config: { 'http.port': `${HOST}:9926` } }),
+        { message: new RegExp(`listen EADDRINUSE: address already in use ${HOST.replaceAll('.', '\\.')}:9926`) },
+      );
+      await assert.rejects(
+        startTestKernel({
+          rootPath: other,
+          plugins: ['identity', 'storage', 'auth', 'operations-api'],
+          config: { 'operationsApi.network.port': `${HOST}:9925` },
+          transient: { 'bootstrap.adminPassword': PASSWORD },
+        }),
+        { message: new RegExp(`listen EADDRINUSE: address already in use ${HOST.replaceAll('.', '\\.')}:9925`) },
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+    await assertServing();
+  });
+
+  it('stops promptly even with idle keep-alive connections open', async () => {
+    await assertServing(); // leaves keep-alive sockets idle in fetch's pool
+    const started = Date.now();
+    stopped = true;
+    await node.stop();
+    assert.ok(Date.now() - started < 1500, `stop took ${Date.now() - started} ms`);
+    await assert.rejects(fetch(HEALTH));
+  });
+});
