@@ -9,6 +9,8 @@ Commands:
   stop      Stop the background node (SIGTERM, then SIGKILL after 30 s)
   restart   stop, then start with the given flags
   status    Print whether the node is running (YAML)
+  cluster   A local demo cluster: --nodes N (default 3) on 127.0.0.1… (or from
+            --address), joined with add_node; Ctrl-C stops every node
   version   Print the version
   help      Print this text
 

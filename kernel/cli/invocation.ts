@@ -1,7 +1,7 @@
 /** One CLI invocation: the command, and the flags/env resolved against the defaults. */
 import { defaultRootPath, loadDefaults, parseArgv, resolveOverrides, type ParsedArgv, type ResolvedOverrides } from '../config/index.js';
 
-export const COMMANDS = ['run', 'start', 'stop', 'restart', 'status', 'version', 'help'] as const;
+export const COMMANDS = ['run', 'start', 'stop', 'restart', 'status', 'cluster', 'version', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Invocation extends ResolvedOverrides {

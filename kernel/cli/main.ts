@@ -19,6 +19,8 @@ async function dispatch(inv: Invocation): Promise<number> {
       return (await import('./daemon.js')).restartDaemon(inv);
     case 'status':
       return (await import('./daemon.js')).printStatus(inv);
+    case 'cluster':
+      return (await import('./cluster.js')).runCluster(inv);
     case 'version':
       process.stdout.write(`${packageVersion()}\n`);
       return 0;

@@ -3,30 +3,49 @@
  *
  * Named sub-databases inside it:
  *   __schema__       table name → StoredTable (primary key, attributes, flags)
- *   __stats__        ['table', name] → { count, last }; ['lastSeq'] → number
+ *   __stats__        binary float64 values (stats-codec.ts): ['table', name] → [count, last];
+ *                    ['epoch'] → [write epoch, last log seq]
  *   __txns__         local seq → { origin, version, ops }       (transaction log)
- *   __applied__      [version, origin] → local seq (0: applied, nothing changed);
- *                    makes remote apply idempotent, trimmed with the log
+ *   __applied__      [version, origin] → local seq (0: applied, nothing changed) for
+ *                    REMOTE transactions; a local one is known by its log entry
+ *                    (key = its version); makes remote apply idempotent, trimmed with the log
  *   __tombstones__   [version, table, id] → null (lets retention find old tombstones without scanning tables)
  *   __meta__         array key → value (replication cursors etc.)
  *   t/<table>        primary key → RecordState (record-state.ts)
  *   i/<table>        [attribute, value, primary key] → null (all secondary indexes of the table)
  *
- * Writes go through a group-commit queue: every job queued while a commit is
- * in flight runs in the NEXT single LMDB transaction, each job inside its own
- * child transaction (so a job that throws half-way leaves nothing behind
- * while its batch-mates commit). Jobs run in queue order inside the
- * transaction callback, so versions and log seqs are monotonic in commit
- * order. The environment is opened with overlappingSync: false: the commit
- * promise then resolves only after the data is synced to disk. Measured with
- * 8 concurrent single-record writers (2-core VM) this ran ~3.3k writes/s,
- * the same within noise as overlappingSync + awaiting `flushed`, and it is
- * simpler. Throughput there is bound by commit+sync latency per batch.
+ * Write pipeline (write-set.ts holds a job's buffered writes). A write job
+ * runs on the main thread as soon as it is submitted: it reads committed
+ * data plus the states of records written by jobs that are not committed yet
+ * (the pending overlay), and buffers its writes. Only when it has finished
+ * without throwing are its writes handed to LMDB's asynchronous writer as ONE
+ * conditional block — so a job is all-or-nothing, LMDB's writer thread does
+ * the B-tree work while the main thread serves the next request, and every
+ * block queued while a commit is being flushed goes into the next commit
+ * (group commit without waiting for the main thread). The environment is
+ * opened with overlappingSync: false, so a commit resolves only after the
+ * data is synced to disk; a job is answered after that.
+ *
+ * Each block is conditional on the ['epoch'] counter it expects and bumps
+ * it. If a commit fails, the counter stays behind, so every block queued
+ * after it (which may have read the failed job's uncommitted state) fails
+ * its condition and writes nothing: no job's effect can survive on the back
+ * of a job that failed. The database then reloads its state from disk.
+ *
+ * Jobs that need exclusive access to LMDB (range scans over what they
+ * change, clearing tables: dropTable, create/dropAttribute) run inside an
+ * LMDB transaction callback, in a child transaction; jobs submitted after
+ * such a job wait until it has committed.
+ *
+ * Versions and log seqs are taken when a job runs, jobs run in submission
+ * order and blocks commit in that order, so both are monotonic in commit
+ * order; jobs are answered (and commit listeners called) in that order too.
  */
 import { open, type Database as LmdbDatabase, type Key, type RootDatabase } from 'lmdb';
 import { OperationError, type Logger } from '../../kernel/index.js';
-import { indexKeyValues } from './keys.js';
+import { assertAttributeName, indexKeyValue, indexKeyValues } from './keys.js';
 import { isLive, mergeOperation, type RecordState, type Stamp } from './record-state.js';
+import { decodeEpoch, decodeTableStats, encodeEpoch, encodeTableStats, EPOCH_KEY, tableStatsKey } from './stats-codec.js';
 import type {
   AttributeDefinition,
   DataRecord,
@@ -36,6 +55,8 @@ import type {
   TxnEntry,
   TxnOperation,
 } from './tokens.js';
+import { CHANGE_WIDTH, IndexBacklog, type IndexChanges } from './index-backlog.js';
+import { assertKeyFits, encoded, NIL, WriteSet } from './write-set.js';
 
 /** Table definition as persisted in __schema__ (database and name are implied). */
 interface StoredTable {
@@ -49,11 +70,6 @@ interface StoredLogEntry {
   readonly origin: string;
   readonly version: number;
   readonly ops: readonly TxnOperation[];
-}
-
-interface TableStatsRecord {
-  readonly count: number;
-  readonly last?: number;
 }
 
 export interface TableHandles {
@@ -72,8 +88,29 @@ export interface TableRuntime {
 }
 
 const MAX_DBS = 4096;
+/** A job with at least this many index changes writes them into the index directly (index-backlog.ts). */
+const DIRECT_INDEX_CHANGES = 256;
+/** The backlog is applied once this many entries wait… */
+const APPLY_BACKLOG_AT = 2048;
+/** …or this long after the first of them (ms). */
+const APPLY_BACKLOG_AFTER_MS = 100;
+/**
+ * Records and log entries use msgpack records whose structures (key lists)
+ * are stored once per sub-database under this key instead of in every value:
+ * values are about half the size (fewer pages per commit) and encode/decode
+ * several times faster. Range reads never return this key.
+ */
+const STRUCTURES = Symbol.for('structures');
 
-const buildRuntime = (def: TableDefinition, handles: TableHandles, stats: TableStatsRecord | undefined): TableRuntime => ({
+interface StructuredEncoder {
+  structures?: unknown[];
+}
+
+const buildRuntime = (
+  def: TableDefinition,
+  handles: TableHandles,
+  stats: { readonly count: number; readonly last?: number } | undefined,
+): TableRuntime => ({
   def,
   attributeNames: new Set(def.attributes.map((a) => a.name)),
   indexed: new Set(def.attributes.filter((a) => a.indexed).map((a) => a.name)),
@@ -85,39 +122,70 @@ const buildRuntime = (def: TableDefinition, handles: TableHandles, stats: TableS
 export const tableNotFound = (database: string, table: string, status: number): OperationError =>
   new OperationError(status, `Table '${database}.${table}' does not exist`);
 
-interface Job {
-  run(tx: Transaction): unknown;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  /** Set when the job's child transaction succeeded. */
-  done?: { result: unknown; entry?: TxnEntry; events: SchemaEvent[] };
-  error?: unknown;
-}
+const hasStamp = (stamps: readonly Stamp[], stamp: Stamp): boolean =>
+  stamps.some((s) => s.version === stamp.version && s.origin === stamp.origin);
+/** Meta keys are arrays of strings and numbers: JSON tells [1] from ['1']. */
+const metaId = (key: readonly (string | number)[]): string => JSON.stringify(key);
 
 export interface DatabaseHooks {
-  /** Called after a batch is durable, in commit order. */
-  committed(database: string, entry: TxnEntry | undefined, events: readonly SchemaEvent[]): void;
+  /** Called after a job is durable, in commit order, with its log entries and schema events. */
+  committed(database: string, entries: readonly TxnEntry[], events: readonly SchemaEvent[]): void;
 }
+
+export interface JobOptions {
+  /** Runs inside an LMDB write transaction, alone (see the file comment). */
+  readonly exclusive?: boolean;
+}
+
+interface Job {
+  readonly run: (tx: Transaction) => unknown;
+  readonly exclusive: boolean;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** readState's answer when a job did not write the record. */
+const NOT_WRITTEN = Symbol('not written');
 
 export class Database {
   readonly env: RootDatabase;
   readonly schemaDb: LmdbDatabase<StoredTable, string>;
-  readonly statsDb: LmdbDatabase<TableStatsRecord | number, Key>;
+  readonly statsDb: LmdbDatabase<Uint8Array, Key>;
   readonly logDb: LmdbDatabase<StoredLogEntry, number>;
   readonly appliedDb: LmdbDatabase<number, Key>;
   readonly tombstoneDb: LmdbDatabase<null, Key>;
   readonly metaDb: LmdbDatabase<unknown, Key>;
+  /** Journal of deferred index changes: job epoch → IndexChanges (index-backlog.ts). */
+  readonly indexLogDb: LmdbDatabase<IndexChanges, number>;
+  /** Committed index changes not yet in the index; searches merge them. */
+  readonly backlog = new IndexBacklog();
+  private applier: 'idle' | 'timer' | 'running' = 'idle';
+  private applierTimer: NodeJS.Timeout | undefined;
   tables = new Map<string, TableRuntime>();
+  /** The newest committed log seq (what readers and replication may rely on). */
   lastSeq = 0;
+  /** The newest log seq of any job that ran, committed or not (persisted with the epoch). */
+  issuedSeq = 0;
+  /**
+   * Jobs whose writes were handed to LMDB but are not committed yet, oldest
+   * first: later jobs read through them (newest first) before LMDB.
+   */
+  readonly pendingJobs: Transaction[] = [];
+  /** The job running right now (jobs run synchronously, one at a time). */
+  private current: Transaction | undefined;
   /** Handles stay open for the env's lifetime and are reused when a table is re-created. */
   private readonly handleCache = new Map<string, TableHandles>();
-  /** Tables whose counters changed in the current batch. */
-  readonly dirtyStats = new Set<string>();
-  private persistedSeq = 0;
-  private queue: Job[] = [];
-  /** A transaction was handed to LMDB and has not run its callback yet. */
-  private pendingTxn = false;
-  /** Settles when every submitted batch has been resolved. */
+  /** The ['epoch'] value the next block is conditional on. */
+  private epoch = 0;
+  /** Bumped when state is reloaded after a failed commit; jobs that ran before cannot succeed. */
+  private generation = 0;
+  private failure: unknown;
+  /** An exclusive job is queued or running: later jobs wait in `waiting`. */
+  private blocked = false;
+  private waiting: Job[] = [];
+  /** Settles when every job run so far has been answered. */
   private completed: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -129,33 +197,63 @@ export class Database {
   ) {
     this.env = open({ path: file, maxDbs: MAX_DBS, overlappingSync: false });
     this.schemaDb = this.env.openDB('__schema__', {});
-    this.statsDb = this.env.openDB('__stats__', {});
-    this.logDb = this.env.openDB('__txns__', {});
+    this.statsDb = this.env.openDB('__stats__', { encoding: 'binary' });
+    this.logDb = this.env.openDB('__txns__', { sharedStructuresKey: STRUCTURES });
     this.appliedDb = this.env.openDB('__applied__', {});
     this.tombstoneDb = this.env.openDB('__tombstones__', {});
     this.metaDb = this.env.openDB('__meta__', {});
+    this.indexLogDb = this.env.openDB('__ixlog__', {});
     this.load();
   }
 
-  /** (Re)reads the schema and counters from disk. */
+  /** (Re)reads the schema, counters and the write epoch from disk. */
   load(): void {
     const tables = new Map<string, TableRuntime>();
     for (const { key, value } of this.schemaDb.getRange({})) {
       const def: TableDefinition = { database: this.name, name: key, ...value };
-      const stats = this.statsDb.get(['table', key]) as TableStatsRecord | undefined;
-      tables.set(key, buildRuntime(def, this.handles(key), stats));
+      tables.set(key, buildRuntime(def, this.handles(key), decodeTableStats(this.statsDb.getBinary(tableStatsKey(key)))));
     }
     this.tables = tables;
-    this.persistedSeq = (this.statsDb.get(['lastSeq']) as number | undefined) ?? 0;
     const [lastKey] = Array.from(this.logDb.getKeys({ reverse: true, limit: 1 }));
-    this.lastSeq = Math.max(this.persistedSeq, lastKey ?? 0);
-    this.dirtyStats.clear();
+    const stored = decodeEpoch(this.statsDb.getBinary(EPOCH_KEY));
+    this.lastSeq = this.issuedSeq = Math.max(stored?.lastSeq ?? 0, lastKey ?? 0);
+    if (!stored) this.statsDb.putSync(EPOCH_KEY, encodeEpoch(0, this.lastSeq));
+    this.epoch = stored?.epoch ?? 0;
+    // Index changes committed before a restart (or a failed commit) are still to be applied.
+    this.backlog.clear();
+    for (const { key, value } of this.indexLogDb.getRange({})) this.backlog.add(key, value);
+    this.scheduleApplier();
+  }
+
+  /** Applies the backlog soon: at once when it is large, else after a short delay (one applier at a time). */
+  private scheduleApplier(): void {
+    if (this.closed || this.applier === 'running' || this.backlog.unclaimed === 0) return;
+    if (this.backlog.unclaimed < APPLY_BACKLOG_AT) {
+      if (this.applier === 'idle') {
+        this.applier = 'timer';
+        this.applierTimer = setTimeout(() => this.runApplier(), APPLY_BACKLOG_AFTER_MS);
+        this.applierTimer.unref();
+      }
+      return;
+    }
+    clearTimeout(this.applierTimer);
+    this.runApplier();
+  }
+
+  private runApplier(): void {
+    this.applier = 'running';
+    this.enqueue((tx) => tx.claimBacklog())
+      .catch((error: unknown) => this.logger.warn('index backlog not applied', { database: this.name, error: String(error) }))
+      .finally(() => {
+        this.applier = 'idle';
+        this.scheduleApplier();
+      });
   }
 
   handles(table: string): TableHandles {
     let h = this.handleCache.get(table);
     if (!h) {
-      h = { primary: this.env.openDB(`t/${table}`, {}), index: this.env.openDB(`i/${table}`, {}) };
+      h = { primary: this.env.openDB(`t/${table}`, { sharedStructuresKey: STRUCTURES }), index: this.env.openDB(`i/${table}`, {}) };
       this.handleCache.set(table, h);
     }
     return h;
@@ -167,117 +265,222 @@ export class Database {
     return t;
   }
 
-  /** Runs `run` in the next group commit; resolves with its result once durable. */
-  enqueue<T>(run: (tx: Transaction) => T): Promise<T> {
+  /**
+   * A meta value. Inside a running job (e.g. a MetaWriter callback) this
+   * includes the job's own writes and those of jobs not committed yet, as a
+   * read inside their common transaction would; outside a job, committed data.
+   */
+  readMeta(key: readonly (string | number)[]): unknown {
+    const tx = this.current;
+    if (tx) {
+      const id = metaId(key);
+      const own = tx.ownMeta(id);
+      if (own) return own.value;
+      for (let i = this.pendingJobs.length - 1; i >= 0; i--) {
+        const pending = this.pendingJobs[i]!.ownMeta(id);
+        if (pending) return pending.value;
+      }
+    }
+    return this.metaDb.get(key as Key);
+  }
+
+  /** Runs `run` as one all-or-nothing job; resolves with its result once durable. */
+  enqueue<T>(run: (tx: Transaction) => T, options: JobOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new OperationError(400, `database '${this.name}' does not exist`));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.pendingTxn) this.submit();
+      const job: Job = { run, exclusive: options.exclusive === true, resolve: resolve as (v: unknown) => void, reject };
+      if (this.blocked) this.waiting.push(job);
+      else this.start(job);
+    });
+  }
+
+  private start(job: Job): void {
+    if (job.exclusive) this.runExclusive(job);
+    else this.runNow(job);
+  }
+
+  private runNow(job: Job): void {
+    const tx = new Transaction(this, false);
+    let result: unknown;
+    this.current = tx;
+    try {
+      result = job.run(tx);
+      tx.finish(this.epoch + 1);
+    } catch (error) {
+      job.reject(error);
+      return;
+    } finally {
+      this.current = undefined;
+    }
+    let committed: Promise<boolean> | undefined;
+    if (tx.writes.size > 0) {
+      // Everything that can throw ran above (values are encoded, keys checked): the block is written whole.
+      committed = this.statsDb.ifVersion(EPOCH_KEY, this.epoch++, () => tx.writes.flush());
+    }
+    tx.install();
+    const outcome: Outcome = { ok: true, result };
+    this.settle(tx, committed, () => outcome, (o) => (o.ok ? job.resolve(o.result) : job.reject(o.error)));
+  }
+
+  /**
+   * Runs after every earlier job is answered (so it sees only durable state),
+   * inside an LMDB transaction; later jobs wait until it is answered.
+   */
+  private runExclusive(job: Job): void {
+    this.blocked = true;
+    void this.completed.then(() => {
+      const tx = new Transaction(this, true);
+      let outcome: Outcome = { ok: false, error: new Error(`database '${this.name}' did not run the job`) };
+      const committed = this.env.transaction(() => {
+        this.current = tx;
+        try {
+          const result = this.env.childTransaction(() => {
+            // It may read the index (or clear it): apply every deferred change first.
+            tx.applyBacklogNow();
+            const r = job.run(tx);
+            tx.finish(undefined);
+            tx.writes.flush();
+            return r;
+          }) as unknown;
+          tx.install();
+          outcome = { ok: true, result };
+        } catch (error) {
+          outcome = { ok: false, error };
+        } finally {
+          this.current = undefined;
+        }
+      });
+      this.settle(tx, committed.then(() => true), () => outcome, (o) => {
+        if (o.ok) job.resolve(o.result);
+        else job.reject(o.error);
+        this.blocked = false;
+        while (!this.blocked && this.waiting.length > 0) this.start(this.waiting.shift()!);
+      });
     });
   }
 
   /**
-   * Group commit: the transaction's callback takes every job queued by the
-   * time LMDB runs it, i.e. everything that arrived while the previous commit
-   * was being flushed. One transaction waits to start at a time; jobs queued
-   * after it started go into the next one.
+   * Answers a job once its block is durable and every earlier job has been
+   * answered (commit order). A job whose block failed, or that ran before a
+   * failed commit was noticed, fails with that commit's error.
    */
-  private submit(): void {
-    this.pendingTxn = true;
-    const batch: Job[] = [];
-    const committed = this.env.transaction(() => {
-      this.pendingTxn = false;
-      batch.push(...this.queue);
-      this.queue = [];
-      for (const job of batch) this.runJob(job);
-      this.persistStats();
-    });
-    this.completed = this.settle(batch, committed, this.completed);
-  }
-
-  /** Resolves the batch's jobs once durable, after every earlier batch (commit order). */
-  private async settle(jobs: Job[], committed: Promise<unknown>, previous: Promise<void>): Promise<void> {
-    let commitError: unknown;
-    try {
-      await committed;
-    } catch (error) {
-      commitError = error;
-      this.logger.error('storage commit failed', { database: this.name, error: String(error) });
-      // Jobs already installed their in-memory changes; restore the durable state.
-      try {
-        this.load();
-      } catch (reloadError) {
-        this.logger.error('storage state reload failed', { database: this.name, error: String(reloadError) });
+  private settle(
+    tx: Transaction,
+    committed: Promise<boolean> | undefined,
+    outcome: () => Outcome,
+    answer: (outcome: Outcome) => void,
+  ): void {
+    const generation = this.generation;
+    const previous = this.completed;
+    this.completed = (async () => {
+      let ok = true;
+      let commitError: unknown;
+      if (committed) {
+        try {
+          ok = await committed;
+        } catch (error) {
+          ok = false;
+          commitError = error;
+        }
       }
-    }
-    await previous;
-    for (const job of jobs) {
-      if (commitError !== undefined || !job.done) {
-        job.reject(commitError ?? job.error);
-        continue;
+      await previous;
+      if (!ok || generation !== this.generation) {
+        if (generation === this.generation) this.recover(commitError ?? new Error(`a commit of database '${this.name}' failed`));
+        answer({ ok: false, error: this.failure });
+        return;
       }
-      this.hooks.committed(this.name, job.done.entry, job.done.events);
-      job.resolve(job.done.result);
-    }
+      const o = outcome();
+      if (!o.ok && tx.inTxn) {
+        this.resetStructures();
+        tx.unclaim();
+      }
+      if (o.ok) {
+        tx.committed();
+        tx.release();
+        this.scheduleApplier();
+        try {
+          this.hooks.committed(this.name, tx.entries, tx.events);
+        } catch (error) {
+          this.logger.error('commit hook failed', { database: this.name, error: String(error) });
+        }
+      }
+      answer(o);
+    })();
   }
 
-  /** Counters are written once per batch, from the state the successful jobs installed. */
-  private persistStats(): void {
-    for (const name of this.dirtyStats) {
-      const t = this.tables.get(name);
-      if (t) this.statsDb.putSync(['table', name], { count: t.count, ...(t.last !== undefined ? { last: t.last } : {}) });
-      else this.statsDb.removeSync(['table', name]);
-    }
-    this.dirtyStats.clear();
-    if (this.lastSeq !== this.persistedSeq) {
-      this.statsDb.putSync(['lastSeq'], this.lastSeq);
-      this.persistedSeq = this.lastSeq;
-    }
-  }
-
-  private runJob(job: Job): void {
-    const tx = new Transaction(this);
+  /** After a failed commit: forget uncommitted state and reload the durable one. */
+  private recover(error: unknown): void {
+    this.generation++;
+    this.failure = error;
+    this.logger.error('storage commit failed', { database: this.name, error: String(error) });
+    this.pendingJobs.length = 0;
+    this.resetStructures();
     try {
-      const result = this.env.childTransaction(() => {
-        const r = job.run(tx);
-        tx.persist();
-        return r;
-      }) as unknown;
-      tx.install();
-      job.done = { result, ...(tx.entry ? { entry: tx.entry } : {}), events: tx.events };
-    } catch (error) {
-      job.error = error;
+      this.env.resetReadTxn();
+      this.load();
+    } catch (reloadError) {
+      this.logger.error('storage state reload failed', { database: this.name, error: String(reloadError) });
     }
   }
 
-  /** Waits for queued writes, then closes the environment. */
+  /**
+   * A structure saved in a transaction that did not commit must not be
+   * used: encoders reload them from disk (as lmdb-js does after a clear).
+   */
+  private resetStructures(): void {
+    for (const db of [this.logDb, ...[...this.handleCache.values()].map((h) => h.primary)]) {
+      const encoder = (db as unknown as { encoder?: StructuredEncoder }).encoder;
+      if (encoder?.structures) encoder.structures = [];
+    }
+  }
+
+  /** Waits for submitted jobs, then closes the environment. */
   async close(): Promise<void> {
     this.closed = true;
-    // Every queued job belongs to a submitted transaction; wait for the last one.
-    let last: Promise<void>;
-    do {
-      last = this.completed;
+    clearTimeout(this.applierTimer);
+    for (;;) {
+      const last = this.completed;
       await last;
-    } while (last !== this.completed);
+      if (last === this.completed && !this.blocked && this.waiting.length === 0) break;
+      // An exclusive job hands over to the jobs waiting for it after it is answered.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await this.env.close();
   }
 }
 
 /**
- * The view one job has of its database inside the batch transaction:
- * changed tables are drafts installed in memory only when the job's child
- * transaction succeeded.
+ * One job's view of its database: changed tables are drafts and record
+ * states are buffered; both become visible to later jobs (install) once the
+ * job finished without throwing.
  */
 export class Transaction {
   readonly events: SchemaEvent[] = [];
-  entry?: TxnEntry;
+  readonly entries: TxnEntry[] = [];
+  readonly writes = new WriteSet();
   private readonly drafts = new Map<string, TableRuntime | null>();
   /** Per table: record-count delta and newest version written by this job. */
-  private readonly stats = new Map<string, { delta: number; last?: number }>();
+  private readonly stats = new Map<string, { delta: number; last: number }>();
   private readonly schemaChanged = new Set<string>();
+  /** This job's record states (undefined: removed), so it reads its own writes. */
+  private readonly records = new Map<LmdbDatabase<RecordState, PrimaryKey>, Map<PrimaryKey, RecordState | undefined>>();
+  /** Stamps of the transactions this job logged or marked applied. */
+  readonly applied: Stamp[] = [];
+  /** This job's index changes (flat, CHANGE_WIDTH per change); journaled or written at finish(). */
+  private readonly indexChanges: IndexChanges = [];
+  /** The changes went to the journal under this tag (the job's epoch). */
+  journaledAs: number | undefined;
+  /** The backlog this job writes into the index (claimBacklog, large jobs, exclusive jobs). */
+  private claimed: { readonly upTo: number; readonly previous: number } | undefined;
+  private claimAll = false;
+  private readonly meta = new Map<string, { readonly value: unknown }>();
   private seq?: number;
 
-  constructor(readonly db: Database) {}
+  /** `inTxn`: runs inside an LMDB write transaction (exclusive job). */
+  constructor(
+    readonly db: Database,
+    readonly inTxn: boolean,
+  ) {}
 
   table(name: string): TableRuntime | undefined {
     const draft = this.drafts.get(name);
@@ -300,7 +503,9 @@ export class Transaction {
     return runtime;
   }
 
+  /** Exclusive jobs only: clears the table's sub-databases in the running transaction. */
   dropTable(name: string): void {
+    if (!this.inTxn) throw new Error('dropTable needs an exclusive job');
     const t = this.requireTable(name, 404);
     t.handles.primary.clearSync();
     t.handles.index.clearSync();
@@ -319,26 +524,51 @@ export class Transaction {
     const s = this.stats.get(name);
     if (s) {
       s.delta += countDelta;
-      s.last = Math.max(s.last ?? 0, version);
+      if (version > s.last) s.last = version;
     } else this.stats.set(name, { delta: countDelta, last: version });
   }
 
   /** Adds attributes written by `value` that the (dynamic) table does not know yet. */
-  private ensureAttributes(name: string, value: DataRecord | undefined): TableRuntime {
-    const t = this.table(name)!;
+  private ensureAttributes(t: TableRuntime, value: DataRecord | undefined): TableRuntime {
     if (!value || t.def.schemaDefined) return t;
     let added: AttributeDefinition[] | undefined;
     for (const attr in value) {
       if (t.attributeNames.has(attr) || value[attr] === undefined) continue;
       if (added?.some((a) => a.name === attr)) continue;
+      // Index keys embed the name: it must be bounded (local writes checked it already, remote ones not).
+      assertAttributeName(attr, `${t.def.database}.${t.def.name}`);
       (added ??= []).push({ name: attr, indexed: true });
     }
     if (!added) return t;
     return this.setTable({ ...t.def, attributes: [...t.def.attributes, ...added] }, 'table-changed');
   }
 
+  /** The record's state as this job sees it: its own writes, then uncommitted jobs', then LMDB. */
   readState(table: TableRuntime, id: PrimaryKey): RecordState | undefined {
-    return table.handles.primary.get(id);
+    const primary = table.handles.primary;
+    const own = this.written(primary, id);
+    if (own !== NOT_WRITTEN) return own;
+    const pending = this.db.pendingJobs;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const state = pending[i]!.written(primary, id);
+      if (state !== NOT_WRITTEN) return state;
+    }
+    return primary.get(id);
+  }
+
+  /** The state this job wrote for the record (undefined: removed), or NOT_WRITTEN. */
+  written(primary: LmdbDatabase<RecordState, PrimaryKey>, id: PrimaryKey): RecordState | undefined | typeof NOT_WRITTEN {
+    const own = this.records.get(primary);
+    return own !== undefined && own.has(id) ? own.get(id) : NOT_WRITTEN;
+  }
+
+  private putState(table: TableRuntime, id: PrimaryKey, state: RecordState | undefined): void {
+    const primary = table.handles.primary;
+    let own = this.records.get(primary);
+    if (!own) this.records.set(primary, (own = new Map()));
+    own.set(id, state);
+    if (state === undefined) this.writes.remove(primary, id);
+    else this.writes.put(primary, id, state);
   }
 
   /**
@@ -348,93 +578,218 @@ export class Transaction {
    */
   applyOperation(op: TxnOperation, stamp: Stamp): boolean {
     const before = this.requireTable(op.table, 400);
-    const prev = this.readState(before, op.id);
+    return this.applyOperationTo(before, this.readState(before, op.id), op, stamp);
+  }
+
+  /** applyOperation when the caller already read the table and the record's state. */
+  applyOperationTo(before: TableRuntime, prev: RecordState | undefined, op: TxnOperation, stamp: Stamp): boolean {
     const next = mergeOperation(prev, op, stamp, before.def.primaryKey);
     if (!next) return false;
-    const t = this.ensureAttributes(op.table, op.value);
-    const { primary, index } = t.handles;
-    primary.putSync(op.id, next);
-    updateIndexes(index, t.indexed, op.id, prev?.d ?? null, next.d);
-    if (prev && prev.d === null) this.db.tombstoneDb.removeSync([prev.bv, op.table, op.id]);
-    if (next.d === null) this.db.tombstoneDb.putSync([next.bv, op.table, op.id], null);
+    const t = this.ensureAttributes(before, op.value);
+    this.putState(t, op.id, next);
+    this.updateIndexes(t, op.id, prev?.d ?? null, next.d);
+    if (prev && prev.d === null) this.writes.remove(this.db.tombstoneDb, [prev.bv, op.table, op.id]);
+    if (next.d === null) this.writes.putEncoded(this.db.tombstoneDb, [next.bv, op.table, op.id], NIL);
     this.updateStats(op.table, (isLive(next) ? 1 : 0) - (isLive(prev) ? 1 : 0), stamp.version);
     return true;
   }
 
-  /** Writes `state` as is (used by attribute drops), keeping indexes exact. */
-  rewriteRecord(table: TableRuntime, id: PrimaryKey, prev: RecordState, next: RecordState): void {
-    table.handles.primary.putSync(id, next);
-    updateIndexes(table.handles.index, table.indexed, id, prev.d, next.d);
+  /** Removes a record outright (retention of old tombstones). */
+  removeRecord(table: TableRuntime, id: PrimaryKey): void {
+    this.putState(table, id, undefined);
   }
 
-  wasApplied(stamp: Stamp): boolean {
-    return this.db.appliedDb.get([stamp.version, stamp.origin]) !== undefined;
+  /**
+   * Keeps [attribute, value, id] entries exact for the change before → after,
+   * for the indexed attributes of `t` (or only those in `only`).
+   */
+  updateIndexes(t: TableRuntime, id: PrimaryKey, before: DataRecord | null, after: DataRecord | null, only?: ReadonlySet<string>): void {
+    const indexed = only ?? t.indexed;
+    if (before === null && after === null) return;
+    const table = t.def.name;
+    const changes = this.indexChanges;
+    // Only attributes present on either side can change.
+    const candidates = before === null ? after : after === null ? before : undefined;
+    if (candidates) {
+      const add = after !== null ? 1 : 0;
+      for (const attr in candidates) {
+        if (!indexed.has(attr)) continue;
+        const value = candidates[attr];
+        if (!Array.isArray(value)) {
+          // The common case: one scalar, no array allocation.
+          const k = indexKeyValue(value);
+          if (k !== undefined) changes.push(table, attr, k, id, add);
+          continue;
+        }
+        for (const k of indexKeyValues(value)) changes.push(table, attr, k, id, add);
+      }
+      return;
+    }
+    for (const attr of indexed) {
+      const b = before![attr];
+      const a = after![attr];
+      if (b === a) continue;
+      const oldKeys = indexKeyValues(b);
+      const newKeys = indexKeyValues(a);
+      for (const k of oldKeys) if (!newKeys.includes(k)) changes.push(table, attr, k, id, 0);
+      for (const k of newKeys) if (!oldKeys.includes(k)) changes.push(table, attr, k, id, 1);
+    }
   }
 
-  /** Appends the transaction's log entry (at most one per job). */
+  /** Makes this job a backlog writer (the applier). */
+  claimBacklog(): void {
+    this.claimAll = true;
+  }
+
+  /** Exclusive jobs: writes the whole backlog into the index now, inside the running transaction. */
+  applyBacklogNow(): void {
+    if (this.db.backlog.isEmpty) return;
+    const pre = new WriteSet();
+    this.claimInto(pre);
+    pre.flush();
+  }
+
+  /** A writer's claim that did not commit goes back to the backlog. */
+  unclaim(): void {
+    if (this.claimed) this.db.backlog.release(this.claimed.previous);
+    this.claimed = undefined;
+  }
+
+  /** Claims the backlog and buffers its changes (oldest first, in key order) and journal deletions. */
+  private claimInto(writes: WriteSet): void {
+    const { changes, tags, upTo, previous } = this.db.backlog.claim();
+    this.claimed = { upTo, previous };
+    for (const c of changes) {
+      const t = this.table(c.table);
+      // A table dropped since (an exclusive job) took its backlog with it.
+      if (!t) continue;
+      if (c.add) writes.putEncoded(t.handles.index, [c.attribute, c.value, c.id], NIL);
+      else writes.remove(t.handles.index, [c.attribute, c.value, c.id]);
+    }
+    for (const tag of tags) writes.remove(this.db.indexLogDb, tag);
+  }
+
+  /** Buffers this job's own index changes as index writes. */
+  private writeIndexChanges(): void {
+    const changes = this.indexChanges;
+    for (let i = 0; i < changes.length; i += CHANGE_WIDTH) {
+      const index = this.table(changes[i] as string)!.handles.index;
+      const key: Key = [changes[i + 1] as string, changes[i + 2] as string | number | boolean, changes[i + 3] as PrimaryKey];
+      if (changes[i + 4] === 1) this.writes.putEncoded(index, key, NIL);
+      else this.writes.remove(index, key);
+    }
+  }
+
+
+  /**
+   * True when the transaction with this stamp was applied here (or is being
+   * committed). `ownOrigin`: the stamp's origin is this node, whose local
+   * transactions are known by their log entry (seq = version), not a marker.
+   */
+  wasApplied(stamp: Stamp, ownOrigin: boolean): boolean {
+    if (hasStamp(this.applied, stamp) || this.db.pendingJobs.some((job) => hasStamp(job.applied, stamp))) return true;
+    if (this.db.appliedDb.get([stamp.version, stamp.origin]) !== undefined) return true;
+    if (!ownOrigin) return false;
+    const entry = this.db.logDb.get(stamp.version);
+    return entry !== undefined && entry.origin === stamp.origin && entry.version === stamp.version;
+  }
+
+  /** Appends a log entry; local writes use their version as seq (which marks them applied). */
   appendLog(seq: number, stamp: Stamp, ops: readonly TxnOperation[]): TxnEntry {
     const entry: TxnEntry = { seq, origin: stamp.origin, version: stamp.version, ops };
-    this.db.logDb.putSync(seq, { origin: stamp.origin, version: stamp.version, ops });
-    this.seq = seq;
-    this.entry = entry;
+    this.writes.put(this.db.logDb, seq, { origin: stamp.origin, version: stamp.version, ops });
+    if (seq === stamp.version) this.applied.push(stamp);
+    this.seq = this.seq === undefined ? seq : Math.max(this.seq, seq);
+    this.entries.push(entry);
     return entry;
   }
 
+  /** Records a remote transaction as applied (re-delivery is then skipped). */
   markApplied(stamp: Stamp, seq: number | undefined): void {
-    this.db.appliedDb.putSync([stamp.version, stamp.origin], seq ?? 0);
+    const key: Key = [stamp.version, stamp.origin];
+    assertKeyFits(key);
+    this.writes.put(this.db.appliedDb, key, seq ?? 0);
+    this.applied.push(stamp);
   }
 
   putMeta(key: readonly (string | number)[], value: unknown): void {
-    if (!Array.isArray(key) || key.length === 0) throw new OperationError(400, 'meta key must be a non-empty array');
-    this.db.metaDb.putSync(key as Key, value);
+    if (!Array.isArray(key) || key.length === 0 || !key.every((k) => typeof k === 'string' || (typeof k === 'number' && Number.isFinite(k)))) {
+      throw new OperationError(400, 'meta key must be a non-empty array of strings and numbers');
+    }
+    assertKeyFits(key as Key);
+    this.writes.put(this.db.metaDb, key as Key, value);
+    this.meta.set(metaId(key), { value });
   }
 
-  /** Persists changed table definitions; runs inside the job's child transaction. */
-  persist(): void {
+  ownMeta(id: string): { readonly value: unknown } | undefined {
+    return this.meta.get(id);
+  }
+
+  /**
+   * Buffers the job's schema and counter changes (and, for a block, the
+   * epoch it sets); the drafts then hold the tables' final state.
+   */
+  finish(nextEpoch: number | undefined): void {
+    for (const [name, { delta, last }] of this.stats) {
+      const t = this.table(name)!;
+      const newest = t.last === undefined || last > t.last ? last : t.last;
+      this.drafts.set(name, { ...t, count: t.count + delta, last: newest });
+    }
+    for (const [name, t] of this.drafts) {
+      if (t) this.writes.putEncoded(this.db.statsDb, tableStatsKey(name), encoded(encodeTableStats(t.count, t.last)));
+      else this.writes.remove(this.db.statsDb, tableStatsKey(name));
+    }
     for (const name of this.schemaChanged) {
       const t = this.table(name);
       if (t) {
         const { primaryKey, attributes, schemaDefined, replicate } = t.def;
-        this.db.schemaDb.putSync(name, { primaryKey, attributes, schemaDefined, replicate });
-      } else this.db.schemaDb.removeSync(name);
+        this.writes.put(this.db.schemaDb, name, { primaryKey, attributes, schemaDefined, replicate });
+      } else this.writes.remove(this.db.schemaDb, name);
+    }
+    // Small jobs journal their index changes; large ones (with nothing older in flight to overtake)
+    // and writers of the backlog write into the index (index-backlog.ts).
+    const count = this.indexChanges.length / CHANGE_WIDTH;
+    const direct =
+      nextEpoch === undefined ||
+      this.claimAll ||
+      (count >= DIRECT_INDEX_CHANGES && !this.db.pendingJobs.some((job) => job.journaledAs !== undefined));
+    if (!direct && count > 0) {
+      this.journaledAs = nextEpoch - 1;
+      this.writes.put(this.db.indexLogDb, this.journaledAs, this.indexChanges);
+    }
+    // Nothing below can throw: a claimed backlog must be written.
+    if (direct) {
+      if (nextEpoch !== undefined && !this.db.backlog.isEmpty) this.claimInto(this.writes);
+      this.writeIndexChanges();
+    }
+    if (nextEpoch !== undefined && this.writes.size > 0) {
+      this.writes.putEncoded(this.db.statsDb, EPOCH_KEY, encoded(encodeEpoch(nextEpoch, Math.max(this.db.issuedSeq, this.seq ?? 0))));
     }
   }
 
-  /** Makes the job's changes visible in memory (after its child transaction committed). */
+  /** Makes the job's changes visible to later jobs and readers. */
   install(): void {
+    const db = this.db;
     for (const [name, t] of this.drafts) {
-      if (t) this.db.tables.set(name, t);
-      else this.db.tables.delete(name);
-      this.db.dirtyStats.add(name);
+      if (t) db.tables.set(name, t);
+      else db.tables.delete(name);
     }
-    for (const [name, { delta, last }] of this.stats) {
-      const t = this.db.tables.get(name)!;
-      const newest = t.last === undefined ? last : Math.max(t.last, last ?? 0);
-      this.db.tables.set(name, { ...t, count: t.count + delta, ...(newest !== undefined ? { last: newest } : {}) });
-      this.db.dirtyStats.add(name);
-    }
-    if (this.seq !== undefined) this.db.lastSeq = this.seq;
+    if (this.seq !== undefined && this.seq > db.issuedSeq) db.issuedSeq = this.seq;
+    if (!this.inTxn && this.writes.size > 0) db.pendingJobs.push(this);
   }
-}
 
-/** Keeps [attribute, value, id] entries exact for the change before → after. */
-export function updateIndexes(
-  index: LmdbDatabase<null, Key>,
-  indexed: ReadonlySet<string>,
-  id: PrimaryKey,
-  before: DataRecord | null,
-  after: DataRecord | null,
-): void {
-  // Only attributes present on either side can change.
-  const candidates = before === null ? Object.keys(after ?? {}) : after === null ? Object.keys(before) : indexed;
-  for (const attr of candidates) {
-    if (!indexed.has(attr)) continue;
-    const b = before?.[attr];
-    const a = after?.[attr];
-    if (b === a) continue;
-    const oldKeys = indexKeyValues(b);
-    const newKeys = indexKeyValues(a);
-    for (const k of oldKeys) if (!newKeys.includes(k)) index.removeSync([attr, k, id]);
-    for (const k of newKeys) if (!oldKeys.includes(k)) index.putSync([attr, k, id], null);
+  /** Once durable: later jobs read the job's writes from LMDB. */
+  release(): void {
+    const pending = this.db.pendingJobs;
+    // Jobs commit in order, so this is normally the oldest one.
+    const i = pending.indexOf(this);
+    if (i >= 0) pending.splice(i, 1);
+  }
+
+  /** Once durable (in commit order): the job's log entries and index changes are committed. */
+  committed(): void {
+    if (this.seq !== undefined && this.seq > this.db.lastSeq) this.db.lastSeq = this.seq;
+    if (this.journaledAs !== undefined) this.db.backlog.add(this.journaledAs, this.indexChanges);
+    if (this.claimed) this.db.backlog.committed(this.claimed.upTo);
   }
 }

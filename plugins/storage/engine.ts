@@ -6,14 +6,15 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError, type Logger } from '../../kernel/index.js';
-import { Database, Transaction, updateIndexes, type TableRuntime } from './database.js';
+import { Database, Transaction, type TableRuntime } from './database.js';
 import { HybridLogicalClock } from './hlc.js';
 import { assertAttributeName, assertPrimaryKey, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
-import { isLive, toStoredEntry, type RecordState, type Stamp } from './record-state.js';
+import { compareStamps, isLive, latestStamp, toStoredEntry, type RecordState, type Stamp } from './record-state.js';
 import { executeSearch, type SearchSource } from './search.js';
 import { createSystemTables, dynamicTableAttributes, SYSTEM_DATABASE, CREATED_TIME, UPDATED_TIME, schemaDefinedAttributes } from './schema.js';
 import type {
   ApplyRemoteResult,
+  ApplySnapshotResult,
   CommitListener,
   CreateTableOptions,
   DataRecord,
@@ -32,6 +33,7 @@ import type {
   TxnEntry,
   TxnOperation,
 } from './tokens.js';
+import { LOG_TRIMMED_META_KEY } from './tokens.js';
 
 export interface LmdbStorageEngineOptions {
   /** Directory holding one `<database>.mdb` file per database. */
@@ -130,7 +132,7 @@ export class LmdbStorageEngine implements StorageEngine {
 
   private openDatabase(name: string): Database {
     const db = new Database(name, join(this.path, name + DB_FILE_SUFFIX), {
-      committed: (database, entry, events) => this.committed(database, entry, events),
+      committed: (database, entries, events) => this.committed(database, entries, events),
     }, this.logger);
     // Versions issued after a restart must exceed everything already logged.
     this.clock.observe(db.lastSeq);
@@ -138,8 +140,8 @@ export class LmdbStorageEngine implements StorageEngine {
     return db;
   }
 
-  private committed(database: string, entry: TxnEntry | undefined, events: readonly SchemaEvent[]): void {
-    if (entry) {
+  private committed(database: string, entries: readonly TxnEntry[], events: readonly SchemaEvent[]): void {
+    for (const entry of entries) {
       for (const listener of this.commitListeners) {
         try {
           listener(database, entry);
@@ -234,7 +236,7 @@ export class LmdbStorageEngine implements StorageEngine {
     const db = this.requireDb(database);
     if (database === SYSTEM_DATABASE) throw new OperationError(400, `Table '${database}.${table}' cannot be dropped`);
     db.requireTable(table, 404);
-    await db.enqueue((tx) => tx.dropTable(table));
+    await db.enqueue((tx) => tx.dropTable(table), { exclusive: true });
   }
 
   async createAttribute(database: string, table: string, attribute: string): Promise<void> {
@@ -252,8 +254,8 @@ export class LmdbStorageEngine implements StorageEngine {
         next.handles.primary.getRange({}).filter(({ value }) => value.d !== null && value.d[attribute] !== undefined),
       );
       const only = new Set([attribute]);
-      for (const { key, value } of holders) updateIndexes(next.handles.index, only, key, null, value.d);
-    });
+      for (const { key, value } of holders) tx.updateIndexes(next, key, null, value.d, only);
+    }, { exclusive: true });
   }
 
   async dropAttribute(database: string, table: string, attribute: string): Promise<void> {
@@ -274,7 +276,7 @@ export class LmdbStorageEngine implements StorageEngine {
       );
       for (const { key, value } of holders) primary.putSync(key, withoutAttribute(value, attribute));
       tx.setTable({ ...t.def, attributes: t.def.attributes.filter((a) => a.name !== attribute) }, 'table-changed');
-    });
+    }, { exclusive: true });
   }
 
   tableStats(database: string, table: string): TableStats {
@@ -300,43 +302,46 @@ export class LmdbStorageEngine implements StorageEngine {
 
   private applyLocalWrites(tx: Transaction, writes: readonly LocalWrite[]): LocalWriteResult {
     // Everything that can be rejected is checked before the first put.
-    const prepared = writes.map((w) => this.prepareWrite(tx, w));
+    const ids = writes.map((w) => this.prepareWrite(tx, w));
     const version = this.clock.now();
     const stamp: Stamp = { version, origin: this.nodeName };
-    const ids: PrimaryKey[] = [];
     const applied: boolean[] = [];
     const ops: TxnOperation[] = [];
-    for (const { write, id } of prepared) {
+    for (let i = 0; i < writes.length; i++) {
+      const write = writes[i]!;
+      const id = ids[i]!;
+      // Re-read: an earlier write of this job may have added attributes.
       const t = tx.requireTable(write.table, 400);
-      const op = localOperation(write, id, isLive(tx.readState(t, id)), t, version);
-      ids.push(id);
+      const prev = tx.readState(t, id);
+      const op = localOperation(write, id, isLive(prev), t, version);
       applied.push(op !== undefined);
       if (!op) continue;
-      tx.applyOperation(op, stamp);
+      tx.applyOperationTo(t, prev, op, stamp);
       ops.push(op);
     }
     if (ops.length === 0) return { ids, applied };
+    // The log entry (seq = version) also marks the transaction applied here.
     tx.appendLog(version, stamp, ops);
-    tx.markApplied(stamp, version);
     return { ids, applied, version };
   }
 
-  private prepareWrite(tx: Transaction, write: LocalWrite): { write: LocalWrite; id: PrimaryKey } {
+  /** Checks one write (nothing is written before every write of the job passed) and returns its key. */
+  private prepareWrite(tx: Transaction, write: LocalWrite): PrimaryKey {
     if (!isPlainObject(write)) throw new OperationError(400, 'Each write must be an object');
     const t = tx.requireTable(write.table, 400);
-    const name = `${t.def.database}.${t.def.name}`;
-    if (write.type === 'delete') return { write, id: assertPrimaryKey(write.id, name) };
+    if (write.type === 'delete') return isValidPrimaryKey(write.id) ? write.id : assertPrimaryKey(write.id, tableLabel(t));
     if (write.type !== 'insert' && write.type !== 'update' && write.type !== 'upsert') {
       throw new OperationError(400, `Invalid write type '${String((write as { type: unknown }).type)}'`);
     }
-    if (!isPlainObject(write.record)) throw new OperationError(400, `Each record written to '${name}' must be an object`);
-    for (const attr of Object.keys(write.record)) assertAttributeName(attr, name);
+    if (!isPlainObject(write.record)) throw new OperationError(400, `Each record written to '${tableLabel(t)}' must be an object`);
+    // Names the table already has were checked when they were added.
+    for (const attr of Object.keys(write.record)) if (!t.attributeNames.has(attr)) assertAttributeName(attr, tableLabel(t));
     const given = write.record[t.def.primaryKey];
-    if (given !== undefined && given !== null) return { write, id: assertPrimaryKey(given, name) };
+    if (given !== undefined && given !== null) return isValidPrimaryKey(given) ? given : assertPrimaryKey(given, tableLabel(t));
     if (write.type === 'update') {
       throw new OperationError(400, 'a valid hash attribute must be provided with update record, check log for more info');
     }
-    return { write, id: generateId(tx, t) };
+    return generateId(tx, t);
   }
 
   // ── reads ──
@@ -347,8 +352,9 @@ export class LmdbStorageEngine implements StorageEngine {
   }
 
   search(database: string, table: string, options: SearchOptions): DataRecord[] {
-    const t = this.requireDb(database).requireTable(table, 404);
-    return executeSearch(searchSource(t), options);
+    const db = this.requireDb(database);
+    const t = db.requireTable(table, 404);
+    return executeSearch(searchSource(db, t), options);
   }
 
   scanEntries(database: string, table: string, options: { after?: PrimaryKey; limit?: number } = {}): StoredEntry[] {
@@ -382,6 +388,11 @@ export class LmdbStorageEngine implements StorageEngine {
     return this.requireDb(database).lastSeq;
   }
 
+  /** Journaled index changes (jobs) not yet written into the index (index-backlog.ts); for tests and diagnostics. */
+  indexBacklog(database: string): number {
+    return this.requireDb(database).backlog.journaled;
+  }
+
   onCommit(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
@@ -405,7 +416,7 @@ export class LmdbStorageEngine implements StorageEngine {
     return db.enqueue((tx): ApplyRemoteResult => {
       this.clock.observe(txn.version);
       // Re-delivery still runs `extra`, so a cursor can advance past it.
-      if (tx.wasApplied(stamp)) {
+      if (tx.wasApplied(stamp, stamp.origin === this.nodeName)) {
         extra?.(tx);
         return { applied: false };
       }
@@ -420,8 +431,44 @@ export class LmdbStorageEngine implements StorageEngine {
     });
   }
 
+  async applySnapshot(
+    database: string,
+    table: string,
+    entries: readonly StoredEntry[],
+    extra?: (writer: MetaWriter) => void,
+  ): Promise<ApplySnapshotResult> {
+    const db = this.requireDb(database);
+    if (!Array.isArray(entries)) throw new OperationError(400, 'Invalid snapshot: entries must be an array');
+    for (const e of entries) validateSnapshotEntry(e);
+    return db.enqueue((tx): ApplySnapshotResult => {
+      if (entries.length > 0) tx.requireTable(table, 400);
+      // One log entry per original transaction, so a relay's receivers see (origin, version) as the origin wrote it.
+      const groups = new Map<string, { stamp: Stamp; ops: TxnOperation[] }>();
+      for (const e of entries) {
+        const stamp: Stamp = { version: e.version, origin: e.origin };
+        this.clock.observe(e.version);
+        const prev = tx.readState(tx.requireTable(table, 400), e.id);
+        // Same newest stamp: this write is already here; re-logging it would make relays echo it.
+        if (prev && compareStamps(latestStamp(prev), stamp) === 0) continue;
+        const op: TxnOperation = e.value === null ? { table, op: 'delete', id: e.id } : { table, op: 'put', id: e.id, value: e.value };
+        if (!tx.applyOperation(op, stamp)) continue;
+        const key = `${e.version}\u0000${e.origin}`;
+        const group = groups.get(key);
+        if (group) group.ops.push(op);
+        else groups.set(key, { stamp, ops: [op] });
+      }
+      let changed = 0;
+      for (const { stamp, ops } of groups.values()) {
+        tx.appendLog(this.clock.now(), stamp, ops);
+        changed += ops.length;
+      }
+      extra?.(tx);
+      return { changed };
+    });
+  }
+
   getMeta<T = unknown>(database: string, key: readonly (string | number)[]): T | undefined {
-    return this.requireDb(database).metaDb.get(key as (string | number)[]) as T | undefined;
+    return this.requireDb(database).readMeta(key) as T | undefined;
   }
 
   // ── retention ──
@@ -454,25 +501,32 @@ export class LmdbStorageEngine implements StorageEngine {
 function cleanupDatabase(tx: Transaction, cutoff: number, limit: number): CleanupResult {
   const { logDb, appliedDb, tombstoneDb } = tx.db;
   let deleted = 0;
+  let trimmedTo = 0;
+  // Keys are read from committed data; entries this old are never pending.
   for (const seq of Array.from(logDb.getKeys({ end: cutoff, limit }))) {
-    logDb.removeSync(seq);
+    tx.writes.remove(logDb, seq);
+    trimmedTo = seq;
     deleted++;
   }
+  // Replication senders compare cursors with this to know the log can no longer serve them.
+  if (trimmedTo > 0) tx.putMeta(LOG_TRIMMED_META_KEY, trimmedTo);
   for (const key of Array.from(appliedDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
-    appliedDb.removeSync(key);
+    tx.writes.remove(appliedDb, key);
     deleted++;
   }
   for (const key of Array.from(tombstoneDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
     const [version, table, id] = key as [number, string, PrimaryKey];
     const t = tx.table(table);
-    const state = t?.handles.primary.get(id);
+    const state = t && tx.readState(t, id);
     // Only remove the record if it is still exactly this tombstone.
-    if (t && state && state.d === null && state.bv === version) t.handles.primary.removeSync(id);
-    tombstoneDb.removeSync(key);
+    if (t && state && state.d === null && state.bv === version) tx.removeRecord(t, id);
+    tx.writes.remove(tombstoneDb, key);
     deleted++;
   }
   return { deleted, more: deleted >= limit };
 }
+
+const tableLabel = (t: TableRuntime): string => `${t.def.database}.${t.def.name}`;
 
 function localOperation(
   write: LocalWrite,
@@ -486,14 +540,14 @@ function localOperation(
   if (write.type === 'delete') return live ? { table: name, op: 'delete', id } : undefined;
   if (write.type === 'insert' && live) return undefined;
   if (write.type === 'update' && !live) return undefined;
-  const value: DataRecord = {};
+  // A put carries the whole record, primary key first; a patch only the given attributes.
+  const value: DataRecord = write.type === 'insert' ? { [def.primaryKey]: id } : {};
   for (const attr in write.record) if (attr !== def.primaryKey && write.record[attr] !== undefined) value[attr] = write.record[attr];
   const created = !live;
   // Timestamps are set for local writes only, and only where the table has them.
   if (created && attributeNames.has(CREATED_TIME)) value[CREATED_TIME] = version;
   if (attributeNames.has(UPDATED_TIME)) value[UPDATED_TIME] = version;
-  if (write.type === 'insert') return { table: name, op: 'put', id, value: { [def.primaryKey]: id, ...value } };
-  return { table: name, op: 'patch', id, value };
+  return { table: name, op: write.type === 'insert' ? 'put' : 'patch', id, value };
 }
 
 function generateId(tx: Transaction, t: TableRuntime): number {
@@ -502,6 +556,15 @@ function generateId(tx: Transaction, t: TableRuntime): number {
     if (tx.readState(t, id) === undefined) return id;
   }
   throw new OperationError(500, `Could not generate a free primary key for '${t.def.database}.${t.def.name}'`);
+}
+
+function validateSnapshotEntry(e: StoredEntry): void {
+  const fail = (why: string) => new OperationError(400, `Invalid snapshot entry: ${why}`);
+  if (!isPlainObject(e)) throw fail('not an object');
+  if (!isValidPrimaryKey(e.id)) throw fail(`invalid primary key ${JSON.stringify(e.id)}`);
+  if (typeof e.origin !== 'string' || e.origin.length === 0) throw fail('origin must be a node name');
+  if (typeof e.version !== 'number' || !Number.isFinite(e.version) || e.version <= 0) throw fail('version must be a positive number');
+  if (e.value !== null && !isPlainObject(e.value)) throw fail(`value of ${JSON.stringify(e.id)} must be an object or null`);
 }
 
 function validateRemote(txn: RemoteTransaction): void {
@@ -545,7 +608,7 @@ function storedBytes(stats: unknown): number {
   return ((s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0)) * (s.pageSize ?? 0);
 }
 
-function searchSource(t: TableRuntime): SearchSource {
+function searchSource(db: Database, t: TableRuntime): SearchSource {
   const { primary, index } = t.handles;
   return {
     primaryKey: t.def.primaryKey,
@@ -553,13 +616,16 @@ function searchSource(t: TableRuntime): SearchSource {
     getRecord: (id) => primary.get(id)?.d ?? undefined,
     records: () => primary.getRange({}).map(({ value }) => value.d).filter((d) => d !== null) as Iterable<DataRecord>,
     primaryKeys: (start) => primary.getKeys(start === undefined ? {} : { start }),
-    indexEntries: (attribute, start) =>
-      index
-        .getKeys({ start: start === undefined ? [attribute] : [attribute, start], end: [attribute, MAX_KEY_ELEMENT] })
-        .map((key) => {
-          const k = key as [string, string | number | boolean, PrimaryKey];
-          return [k[1], k[2]] as const;
-        }),
+    indexEntries: (attribute, start) => {
+      const from = start === undefined ? [attribute] : [attribute, start];
+      const keys = index.getKeys({ start: from, end: [attribute, MAX_KEY_ELEMENT] });
+      // Committed changes not yet written into the index are merged in (index-backlog.ts).
+      if (db.backlog.has(t.def.name, attribute)) return db.backlog.merge(t.def.name, attribute, from, keys);
+      return keys.map((key) => {
+        const k = key as [string, string | number | boolean, PrimaryKey];
+        return [k[1], k[2]] as const;
+      });
+    },
   };
 }
 

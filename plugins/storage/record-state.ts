@@ -88,18 +88,20 @@ function mergeReset(
   primaryKey: string,
 ): RecordState {
   const kept: Record<string, readonly [number, string]> = {};
-  const data: DataRecord = { [primaryKey]: id };
   let survivors = 0;
   if (state?.a) {
     for (const name in state.a) {
       const s = state.a[name]!;
       if (compareStamps({ version: s[0], origin: s[1] }, stamp) > 0) {
         kept[name] = s;
-        if (state.d && name in state.d) data[name] = state.d[name];
         survivors++;
       }
     }
   }
+  // The common case (a fresh put): the values are already the record; values are never mutated, so share them.
+  if (values && survivors === 0 && isRecordOf(values, id, primaryKey)) return { bv: stamp.version, bo: stamp.origin, d: values };
+  const data: DataRecord = { [primaryKey]: id };
+  for (const name in kept) if (state!.d && name in state!.d) data[name] = state!.d[name];
   if (values) {
     for (const name in values) {
       if (name === primaryKey || name in kept || values[name] === undefined) continue;
@@ -113,6 +115,18 @@ function mergeReset(
     d: live ? data : null,
     ...(survivors > 0 ? { a: kept } : {}),
   };
+}
+
+/** True when `values` is exactly a stored record: primary key `id` first, no undefined values. */
+function isRecordOf(values: DataRecord, id: PrimaryKey, primaryKey: string): boolean {
+  let first = true;
+  for (const name in values) {
+    if (first) {
+      if (name !== primaryKey || values[name] !== id) return false;
+      first = false;
+    } else if (values[name] === undefined) return false;
+  }
+  return !first;
 }
 
 function mergePatch(

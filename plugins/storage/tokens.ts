@@ -197,7 +197,31 @@ export interface StorageEngine {
    * same LMDB transaction (e.g. persisting a replication cursor).
    */
   applyRemote(database: string, txn: RemoteTransaction, extra?: (writer: MetaWriter) => void): Promise<ApplyRemoteResult>;
+  /**
+   * Merges a snapshot of one table (an initial copy batch) in ONE transaction:
+   * each entry is applied by its own (version, origin) — a put, or a delete for
+   * a tombstone — under the same per-record conflict rules, WITHOUT the
+   * applied-transaction check of applyRemote (a copy record carries the stamp
+   * of the transaction that last wrote it, which may also have written records
+   * not in this batch). Entries the record already reflects (same newest
+   * stamp) or that lose the merge change nothing. Changed entries are appended
+   * to the local log grouped by (origin, version) so relays forward them.
+   * Never deletes records missing from the snapshot. With no entries only
+   * `extra` runs (to move a cursor) and the table need not exist.
+   */
+  applySnapshot(database: string, table: string, entries: readonly StoredEntry[], extra?: (writer: MetaWriter) => void): Promise<ApplySnapshotResult>;
   getMeta<T = unknown>(database: string, key: readonly (string | number)[]): T | undefined;
 }
+
+export interface ApplySnapshotResult {
+  /** Entries that changed the stored record. */
+  readonly changed: number;
+}
+
+/**
+ * getMeta key: the highest log seq removed by retention (absent when none).
+ * A replication cursor below it cannot be resumed from the log.
+ */
+export const LOG_TRIMMED_META_KEY: readonly string[] = ['storage', 'logTrimmedTo'];
 
 export const StorageEngine = createToken<StorageEngine>('storage.engine');

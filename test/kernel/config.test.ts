@@ -183,7 +183,7 @@ describe('config store', () => {
     const store = openConfigStore({ rootPath: root });
     assert.deepEqual(store.get('plugins'), ['identity']);
     assert.equal(store.get('replication.hostname'), 'mine');
-    assert.equal(store.get('replication.securePort'), 9933);
+    assert.equal(store.get('replication.pingInterval'), 30000);
     assert.equal(store.get('logging.level'), 'info');
     assert.equal(store.get('logging.auditRetention'), '3d');
     assert.equal(store.get('operationsApi.network.port'), 9925);

@@ -1,0 +1,148 @@
+/**
+ * Cluster membership changes: add_node (one authenticated exchange with the
+ * peer, then rows on both sides), update_node, remove_node, and the peer-side
+ * add_node_back / remove_node_back those send.
+ */
+import { OperationError, type Logger } from '../../kernel/index.js';
+import type { ConnectionManager } from './connection-manager.js';
+import type { NodeOperation } from './handshake.js';
+import type { PeerAuth } from './listener.js';
+import type { NodeRow, NodeStore } from './node-store.js';
+import type { NodeInput } from './operations/node-input.js';
+import { exchange } from './peer-client.js';
+import type { RetainedCredentials } from './retained-credentials.js';
+import { hostToUrl, urlHost } from './routes.js';
+
+/** remove_node's notice to the peer is best effort: it must not hold the operation long. */
+const REMOVE_NOTICE_TIMEOUT_MS = 3000;
+
+export interface ClusterDeps {
+  readonly localNode: string;
+  /** This node's URL; undefined when it has no replication listener or URL. */
+  readonly selfUrl: string | undefined;
+  readonly localPort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly nodes: NodeStore;
+  readonly manager: ConnectionManager;
+  readonly credentials: RetainedCredentials;
+  readonly logger: Logger;
+}
+
+export class Cluster {
+  constructor(private readonly deps: ClusterDeps) {}
+
+  private requireSelfUrl(): string {
+    if (this.deps.selfUrl === undefined) {
+      throw new OperationError(400, 'replication url is missing from plexus-config.yaml: set replication.port (or replication.url)');
+    }
+    return this.deps.selfUrl;
+  }
+
+  /** The peer URL of an add/update request: url, else hostname on this node's replication port. */
+  peerUrl(input: NodeInput): string {
+    const url = input.url ?? hostToUrl(input.hostname!, this.deps.localPort);
+    if (url === undefined) throw new OperationError(400, 'replication url is missing from plexus-config.yaml: set replication.port (or replication.url)');
+    return url;
+  }
+
+  private selfRow(): NodeRow {
+    return { name: this.deps.localNode, url: this.requireSelfUrl(), replicates: true, subscriptions: null };
+  }
+
+  /** Joins the peer: it records this node, then this node records it and dials. Nothing is stored when the peer refuses. */
+  async addNode(input: NodeInput): Promise<string> {
+    const { deps } = this;
+    const selfUrl = this.requireSelfUrl();
+    const url = this.peerUrl(input);
+    if (url === selfUrl || input.hostname === deps.localNode) throw new OperationError(400, `Cannot add this node (${deps.localNode}) to its own cluster`);
+    const authorization = input.authorization ?? deps.credentials.get(input.hostname ?? urlHost(url)!);
+    const answer = await exchange(url, { operation: 'add_node_back', name: deps.localNode, url: selfUrl }, { authorization, localAddress: deps.localAddress });
+    const responder = (answer as { nodeName?: unknown } | null)?.nodeName;
+    if (typeof responder !== 'string' || responder === '') throw new OperationError(502, `Error returned from ${url}: the peer did not name itself`);
+    if (responder === deps.localNode) throw new OperationError(400, `Cannot add this node (${deps.localNode}) to its own cluster`);
+    await deps.nodes.upsert(this.selfRow(), this.peerRow(responder, url, input));
+    if (input.retainAuthorization && input.authorization) await deps.credentials.set(responder, input.authorization);
+    deps.manager.unblockAll();
+    deps.manager.refresh();
+    return `Successfully added '${url}' to cluster`;
+  }
+
+  private peerRow(name: string, url: string, input: NodeInput, existing?: NodeRow): NodeRow {
+    const row: Record<string, unknown> = { name, url, replicates: input.replicates ?? existing?.replicates ?? true };
+    if (input.subscriptions !== undefined) row.subscriptions = mergeSubscriptions(existing?.subscriptions, input.subscriptions);
+    if (input.shard !== undefined) row.shard = input.shard;
+    if (input.startTime !== undefined) row.start_time = input.startTime;
+    if (input.revokedCertificates !== undefined) {
+      const previous = Array.isArray(existing?.revoked_certificates) ? (existing.revoked_certificates as string[]) : [];
+      row.revoked_certificates = [...new Set([...previous, ...input.revokedCertificates])];
+    }
+    return row as NodeRow;
+  }
+
+  /** Upserts the peer's row (merging subscriptions and revoked certificates); adds the node when unknown. */
+  async updateNode(input: NodeInput): Promise<string> {
+    const url = this.peerUrl(input);
+    const name = input.hostname ?? urlHost(url)!;
+    const existing = this.deps.nodes.get(name);
+    if (!existing) {
+      await this.addNode(input);
+    } else {
+      await this.deps.nodes.upsert(this.peerRow(name, input.url ?? (existing.url as string | undefined) ?? url, input, existing));
+      if (input.retainAuthorization && input.authorization) await this.deps.credentials.set(name, input.authorization);
+      this.deps.manager.refresh();
+    }
+    return `Successfully updated '${existing?.url ?? url}'`;
+  }
+
+  /** Tells the peer (best effort) to stop replicating with this node, then deletes its row (gossip removes it everywhere). */
+  async removeNode(name: string): Promise<string> {
+    const { deps } = this;
+    const row = deps.nodes.get(name);
+    if (!row || name === deps.localNode) throw new OperationError(400, `${name} does not exist`);
+    if (typeof row.url === 'string') {
+      await exchange(row.url, { operation: 'remove_node_back', name: deps.localNode }, {
+        authorization: deps.credentials.get(name),
+        localAddress: deps.localAddress,
+        timeoutMs: REMOVE_NOTICE_TIMEOUT_MS,
+      }).catch((error: unknown) => deps.logger.warn('could not tell the removed node', { node: name, error: String(error instanceof Error ? error.message : error) }));
+    }
+    await deps.nodes.delete(name);
+    await deps.credentials.set(name, undefined);
+    deps.manager.refresh();
+    return `Successfully removed '${name}' from cluster`;
+  }
+
+  /** Serves a peer's one-shot operation (see listener.ts for how `auth` was established). */
+  async nodeOperation(op: NodeOperation, auth: PeerAuth): Promise<unknown> {
+    const { deps } = this;
+    const caller = op?.name;
+    if (typeof caller !== 'string' || caller === '') throw new OperationError(400, 'the operation needs the caller name');
+    if (!auth.user && auth.node !== caller) throw new OperationError(403, `${caller} is not authorized for ${String(op.operation)}`);
+    switch (op.operation) {
+      case 'add_node_back': {
+        if (typeof op.url !== 'string' || urlHost(op.url) === undefined) throw new OperationError(400, 'add_node_back needs the caller url');
+        if (caller === deps.localNode) throw new OperationError(400, 'Should not connect to self');
+        const existing = deps.nodes.get(caller);
+        await deps.nodes.upsert(this.selfRow(), { name: caller, url: op.url, replicates: existing?.replicates ?? true });
+        deps.manager.unblockAll();
+        deps.manager.refresh();
+        return { nodeName: deps.localNode };
+      }
+      case 'remove_node_back':
+        deps.manager.block(caller);
+        return { nodeName: deps.localNode };
+      default:
+        throw new OperationError(400, `Unknown node operation ${JSON.stringify(op.operation)}`);
+    }
+  }
+}
+
+/** update_node: subscriptions are upserted by (database|schema, table). */
+function mergeSubscriptions(existing: unknown, incoming: readonly Record<string, unknown>[] | null): Record<string, unknown>[] | null {
+  if (incoming === null) return null;
+  const id = (s: Record<string, unknown>): string => `${String(s.database ?? s.schema)}.${String(s.table)}`;
+  const merged = new Map<string, Record<string, unknown>>();
+  if (Array.isArray(existing)) for (const s of existing as Record<string, unknown>[]) merged.set(id(s), s);
+  for (const s of incoming) merged.set(id(s), { ...(merged.get(id(s)) ?? {}), ...s });
+  return [...merged.values()];
+}

@@ -1,0 +1,369 @@
+/**
+ * Keeps the live sessions equal to the desired set: one receiver per (known
+ * peer that sends to us, replicated database), dialed with backoff, plus the
+ * sender sessions peers opened to us. Known peers = hdb_nodes rows other than
+ * self, plus configured routes. Also pings every socket and replaces dead ones.
+ */
+import type { ConfigStore, Logger } from '../../kernel/index.js';
+import type { StorageEngine } from '../storage/tokens.js';
+import type { RecordRouter, SocketStatus } from './tokens.js';
+import type { ReplicationConfig } from './config.js';
+import type { RequestHandlers } from './core/requests.js';
+import { startReceiver, startSender, type ReceiverSession, type ReplicationOptions, type Session } from './core/session.js';
+import { Dialer, type DialTarget } from './dialer.js';
+import type { NodeStore } from './node-store.js';
+import type { RetainedCredentials } from './retained-credentials.js';
+import { parseFlow, parseRoutes, urlHost, type Flow } from './routes.js';
+import type { WsChannel } from './ws-channel.js';
+
+export interface Peer {
+  readonly name: string;
+  readonly url: string;
+  readonly flow: Flow;
+  readonly excludeTables: readonly string[];
+  readonly startTime?: number;
+}
+
+interface Live {
+  readonly session: Session;
+  readonly channel: WsChannel;
+}
+
+const key = (peer: string, database: string): string => `${peer}\u0000${database}`;
+
+export interface ConnectionManagerDeps {
+  readonly storage: StorageEngine;
+  readonly nodes: NodeStore;
+  readonly credentials: RetainedCredentials;
+  readonly config: ReplicationConfig;
+  readonly configStore: ConfigStore;
+  readonly localNode: string;
+  readonly logger: Logger;
+  readonly requestHandlers: RequestHandlers;
+  routers(): readonly RecordRouter[];
+}
+
+export class ConnectionManager {
+  private peerMap = new Map<string, Peer>();
+  private readonly dialers = new Map<string, Dialer>();
+  private readonly receivers = new Map<string, Live & { session: ReceiverSession }>();
+  private readonly senders = new Map<string, Live>();
+  /** Peers this node was removed from (remove_node_back); cleared by add_node_back. */
+  private readonly blocked = new Set<string>();
+  /** Epoch ms of the last add_node / add_node_back / route that re-admitted peers. */
+  private readmittedAt = 0;
+  private pingTimer?: NodeJS.Timeout;
+  private running = false;
+  private readonly options: ReplicationOptions;
+
+  constructor(private readonly deps: ConnectionManagerDeps) {
+    const { config } = deps;
+    this.options = { copyBatchSize: config.copyBatchSize, copyBatchDelay: config.copyBatchDelay, pingTimeout: config.pingTimeout };
+  }
+
+  start(): void {
+    this.running = true;
+    this.pingTimer = setInterval(() => this.pingAll(), this.deps.config.pingInterval);
+    this.pingTimer.unref();
+    this.refresh();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.pingTimer);
+    const dialers = [...this.dialers.values()];
+    this.dialers.clear();
+    await Promise.all([
+      ...dialers.map((d) => d.stop('node stopping')),
+      ...[...this.senders.values()].map(async ({ session, channel }) => {
+        await session.stop('node stopping').catch(() => undefined);
+        channel.close(1001, 'node stopping');
+      }),
+    ]);
+    this.senders.clear();
+    this.receivers.clear();
+  }
+
+  // ── membership ──
+
+  peers(): ReadonlyMap<string, Peer> {
+    return this.peerMap;
+  }
+
+  /** Databases this node replicates: replication.databases ("*" = all) that exist here. */
+  replicatedDatabases(): string[] {
+    const { databases } = this.deps.config;
+    const local = this.deps.storage.listDatabases();
+    return databases === '*' ? local : local.filter((db) => databases.includes(db));
+  }
+
+  mayReplicate(database: string): boolean {
+    const { databases } = this.deps.config;
+    return databases === '*' || databases.includes(database);
+  }
+
+  isBlocked(peer: string): boolean {
+    return this.blocked.has(peer);
+  }
+
+  /** remove_node_back: stop replicating with `peer` both ways until it adds this node again. */
+  block(peer: string): void {
+    this.blocked.add(peer);
+    this.refresh();
+  }
+
+  /** This node's own row was deleted elsewhere at `removedAt`: it left the cluster; stop replicating with everyone. */
+  leaveCluster(removedAt: number): void {
+    // A deletion that replicates in late must not undo a later re-admission.
+    if (removedAt < this.readmittedAt) return;
+    for (const peer of this.peerMap.keys()) this.blocked.add(peer);
+    this.refresh();
+  }
+
+  /** Added again (add_node / add_node_back): replicate with every known peer again. */
+  unblockAll(): void {
+    this.blocked.clear();
+    this.readmittedAt = Date.now();
+  }
+
+  /** A route to these peers was set explicitly: that re-adds them. */
+  unblock(peers: readonly string[]): void {
+    for (const peer of peers) this.blocked.delete(peer);
+    if (peers.length > 0) this.readmittedAt = Date.now();
+  }
+
+  /**
+   * Re-reads hdb_nodes and routes and reconciles: starts missing dialers,
+   * stops those no longer wanted, and drops sender sessions of peers that are
+   * gone, blocked or not to be sent to.
+   */
+  refresh(): void {
+    if (!this.running) return;
+    this.peerMap = this.readPeers();
+    const desired = new Map<string, DialTarget>();
+    for (const peer of this.peerMap.values()) {
+      if (this.blocked.has(peer.name) || !peer.flow.sends) continue;
+      for (const database of this.replicatedDatabases()) {
+        desired.set(key(peer.name, database), { peer: peer.name, url: peer.url, database });
+      }
+    }
+    for (const [k, dialer] of this.dialers) {
+      const want = desired.get(k);
+      if (!want || want.url !== dialer.target.url) {
+        this.dialers.delete(k);
+        void dialer.stop('peer no longer replicated');
+      }
+    }
+    for (const [k, target] of desired) {
+      if (this.dialers.has(k)) continue;
+      const dialer = new Dialer(target, {
+        localNode: this.deps.localNode,
+        localAddress: this.deps.config.listen?.host,
+        logger: this.deps.logger,
+        minDelay: this.deps.config.reconnectMinDelay,
+        maxDelay: this.deps.config.reconnectMaxDelay,
+        authorization: (peer) => this.deps.credentials.get(peer),
+        startSession: (t, channel) => this.startReceiverSession(t, channel),
+        sessionEnded: (t, channel) => this.receiverEnded(t, channel),
+      });
+      this.dialers.set(k, dialer);
+      dialer.start();
+    }
+    for (const [k, live] of this.senders) {
+      const peer = this.peerMap.get(k.split('\u0000')[0]!);
+      if (!peer || this.blocked.has(peer.name) || !peer.flow.receives) {
+        this.senders.delete(k);
+        void live.session.stop('peer removed').then(() => live.channel.close(1000, 'peer removed', false), () => undefined);
+      }
+    }
+  }
+
+  private readPeers(): Map<string, Peer> {
+    const peers = new Map<string, Peer>();
+    const self = this.deps.localNode;
+    const port = this.deps.config.listen?.port;
+    let routes;
+    try {
+      routes = parseRoutes(this.deps.configStore.get('replication.routes'), port, 'replication.routes');
+    } catch (error) {
+      this.deps.logger.error('ignoring invalid replication.routes', { error: String(error) });
+      routes = this.deps.config.routes;
+    }
+    for (const route of routes) {
+      if (route.name !== self) peers.set(route.name, { name: route.name, url: route.url, flow: route.flow, excludeTables: route.excludeTables });
+    }
+    for (const row of this.deps.nodes.all()) {
+      if (row.name === self || typeof row.url !== 'string') continue;
+      const flow = parseFlow(row.replicates);
+      const route = peers.get(row.name);
+      peers.set(row.name, {
+        name: row.name,
+        url: row.url,
+        // A route's flow and table exclusions are this node's local policy and win over the shared row.
+        flow: route?.flow ?? (typeof flow === 'string' ? { sends: true, receives: true } : flow),
+        excludeTables: route?.excludeTables ?? [],
+        startTime: typeof row.start_time === 'number' ? row.start_time : undefined,
+      });
+    }
+    return peers;
+  }
+
+  /** The known peer whose URL host is `host` (an IP or name), for IP authorization. */
+  peerByHost(hosts: readonly string[]): Peer | undefined {
+    for (const peer of this.peerMap.values()) {
+      const host = urlHost(peer.url);
+      if (host !== undefined && hosts.includes(host)) return peer;
+    }
+    return undefined;
+  }
+
+  // ── sessions ──
+
+  private startReceiverSession(target: DialTarget, channel: WsChannel): ReceiverSession {
+    const k = key(target.peer, target.database);
+    const peer = this.peerMap.get(target.peer);
+    const session = startReceiver({
+      storage: this.deps.storage,
+      database: target.database,
+      localNode: this.deps.localNode,
+      peerNode: target.peer,
+      channel,
+      logger: this.deps.logger.child({ peer: target.peer, database: target.database, role: 'receiver' }),
+      options: this.options,
+      requestHandlers: this.deps.requestHandlers,
+      excludedOrigins: () => this.excludedOrigins(target.database, target.peer),
+      excludeTables: peer?.excludeTables,
+      startTime: peer?.startTime,
+      onPeerDatabases: (names) => void this.peerDatabases(names),
+    });
+    this.receivers.set(k, { session, channel });
+    this.topologyChanged(target.database, target.peer);
+    this.deps.logger.info('replication receiver connected', { peer: target.peer, database: target.database });
+    return session;
+  }
+
+  private receiverEnded(target: DialTarget, channel: WsChannel): void {
+    const k = key(target.peer, target.database);
+    if (this.receivers.get(k)?.channel === channel) {
+      this.receivers.delete(k);
+      this.topologyChanged(target.database, target.peer);
+    }
+  }
+
+  /** Other peers this node receives `database` from directly: `peer` must not relay their writes. */
+  private excludedOrigins(database: string, peer: string): string[] {
+    const out: string[] = [];
+    for (const [k, live] of this.receivers) {
+      const [name, db] = k.split('\u0000') as [string, string];
+      if (db === database && name !== peer && !live.channel.closed) out.push(name);
+    }
+    return out;
+  }
+
+  private topologyChanged(database: string, changed: string): void {
+    for (const [k, live] of this.receivers) {
+      const [name, db] = k.split('\u0000') as [string, string];
+      if (db === database && name !== changed) live.session.topologyChanged();
+    }
+  }
+
+  /** A peer announced its databases: create the ones this node may replicate, then dial them. */
+  private async peerDatabases(names: readonly string[]): Promise<void> {
+    let created = false;
+    for (const name of names) {
+      if (!this.mayReplicate(name) || this.deps.storage.hasDatabase(name)) continue;
+      try {
+        await this.deps.storage.createDatabase(name);
+        created = true;
+      } catch (error) {
+        // Created concurrently by another session's announcement.
+        if (!this.deps.storage.hasDatabase(name)) this.deps.logger.warn('could not create replicated database', { database: name, error: String(error) });
+      }
+    }
+    if (created) this.refresh();
+  }
+
+  /** Serves a peer's subscription on an accepted, handshaken channel; replaces an older session for the same pair. */
+  acceptSender(peer: string, database: string, channel: WsChannel): void {
+    const k = key(peer, database);
+    const previous = this.senders.get(k);
+    if (previous) {
+      void previous.session.stop('replaced by a new connection').catch(() => undefined);
+      previous.channel.close(1000, 'replaced by a new connection');
+    }
+    const session = startSender({
+      storage: this.deps.storage,
+      database,
+      localNode: this.deps.localNode,
+      peerNode: peer,
+      channel,
+      logger: this.deps.logger.child({ peer, database, role: 'sender' }),
+      options: this.options,
+      requestHandlers: this.deps.requestHandlers,
+      routers: () => this.deps.routers(),
+      excludeTables: this.peerMap.get(peer)?.excludeTables,
+      databases: () => this.replicatedDatabases(),
+    });
+    this.senders.set(k, { session, channel });
+    void session.done.then(() => {
+      if (this.senders.get(k)?.session === session) this.senders.delete(k);
+      channel.close(1000, 'session ended');
+    });
+  }
+
+  private pingAll(): void {
+    const now = Date.now();
+    for (const { channel } of [...this.receivers.values(), ...this.senders.values()]) {
+      if (channel.closed) continue;
+      if (now - channel.lastActivity > this.deps.config.pingTimeout) channel.terminate('ping timeout');
+      else channel.ping();
+    }
+  }
+
+  // ── status ──
+
+  /** Live sessions per peer: receiver status, with the sender side's fields merged in. */
+  sockets(): Map<string, SocketStatus[]> {
+    const out = new Map<string, SocketStatus[]>();
+    const pairs = new Set([...this.receivers.keys(), ...this.senders.keys()]);
+    for (const k of pairs) {
+      const [peer] = k.split('\u0000') as [string, string];
+      const status = this.pairStatus(k);
+      if (status) out.set(peer, [...(out.get(peer) ?? []), status]);
+    }
+    return out;
+  }
+
+  /** Status of one (peer, database) pair, undefined when neither direction has a session. */
+  status(peer: string, database: string): SocketStatus | undefined {
+    return this.pairStatus(key(peer, database));
+  }
+
+  private pairStatus(k: string): SocketStatus | undefined {
+    const receiver = this.receivers.get(k);
+    const sender = this.senders.get(k);
+    if (!receiver && !sender) return undefined;
+    const r = receiver?.session.status();
+    const s = sender?.session.status();
+    const connected = (receiver !== undefined && !receiver.channel.closed) || (sender !== undefined && !sender.channel.closed);
+    const latency = receiver?.channel.latency() ?? sender?.channel.latency();
+    return {
+      ...(s ?? {}),
+      ...(r ?? {}),
+      database: (r ?? s)!.database,
+      connected,
+      ...(latency !== undefined ? { latency } : {}),
+      nodes: r?.nodes ?? s?.nodes ?? [],
+      ...(s?.lastCommitConfirmed !== undefined ? { lastCommitConfirmed: s.lastCommitConfirmed } : {}),
+      ...(s?.lastSendTime !== undefined ? { lastSendTime: s.lastSendTime } : {}),
+      ...(s?.sendingMessage !== undefined ? { sendingMessage: s.sendingMessage } : {}),
+      backPressurePercent: s?.backPressurePercent ?? (sender ?? receiver)!.channel.backPressurePercent(),
+    };
+  }
+
+  /** A live session's channel to `peer` (either direction), for request frames. */
+  session(peer: string, database: string): Session | undefined {
+    const k = key(peer, database);
+    return this.receivers.get(k)?.session ?? this.senders.get(k)?.session;
+  }
+}

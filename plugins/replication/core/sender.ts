@@ -1,0 +1,315 @@
+/**
+ * Acceptor side of a session: serves the peer's subscription to this node's
+ * log of one database — initial copy when the peer's cursor cannot be served
+ * from the retained log, then the log from the cursor, then new commits as
+ * they land. Reads the log in pages and awaits every send, so memory stays
+ * bounded by one page plus the channel's buffer.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { SocketStatus } from '../tokens.js';
+import { LOG_TRIMMED_META_KEY, type TxnEntry } from '../../storage/tokens.js';
+import type { CloseInfo, Frame } from './channel.js';
+import {
+  databasesFrame,
+  expectNumber,
+  FrameType,
+  isRecord,
+  parseSubscription,
+  parseVector,
+  ProtocolError,
+  seqFrame,
+  txnFrame,
+  expectArray,
+  expectString,
+  type Subscription,
+} from './frames.js';
+import { runInitialCopy, type CopyPlan } from './initial-copy.js';
+import { RequestEndpoint } from './requests.js';
+import { optional } from './status.js';
+import { PeerFilter } from './routing.js';
+import { SchemaAnnouncer } from './schema-sync.js';
+import type { SenderDeps, Session } from './session.js';
+
+/** Log entries read per page. */
+const LOG_PAGE = 500;
+/** At most one SEQ frame per this many ms while entries are being skipped. */
+const SEQ_INTERVAL_MS = 300;
+
+export function startSender(deps: SenderDeps): Session {
+  return new SenderSession(deps);
+}
+
+class SenderSession implements Session {
+  readonly done: Promise<CloseInfo>;
+  private readonly endpoint: RequestEndpoint;
+  private readonly schemas: SchemaAnnouncer;
+  private filter?: PeerFilter;
+  private exclude = new Set<string>();
+  private vector: Record<string, number> = {};
+  /** Origins the receiver stopped excluding: their retained entries are resent once (UPDATE). */
+  private catchUp?: { origins: Set<string>; vector: Record<string, number> };
+  private closeInfo?: CloseInfo;
+  private wakeUp?: () => void;
+  private dirty = false;
+  private readonly unsubscribe: (() => void)[] = [];
+  private loop: Promise<void> = Promise.resolve();
+  private readonly sentOrigins = new Set<string>();
+  private lastSendTime?: number;
+  private sending?: number;
+  private lastCommitConfirmed?: number;
+  private copyProgress?: number;
+
+  constructor(private readonly deps: SenderDeps) {
+    const { channel, storage, database, peerNode, options } = deps;
+    this.endpoint = new RequestEndpoint(channel, deps.requestHandlers, { peer: peerNode, database }, options.pingTimeout);
+    this.schemas = new SchemaAnnouncer(storage, database, (f) => this.send(f));
+    let closed!: (info: CloseInfo) => void;
+    const closedP = new Promise<CloseInfo>((resolve) => (closed = resolve));
+    channel.onClose((info) => {
+      this.closeInfo = info;
+      this.wake();
+      closed(info);
+    });
+    this.done = closedP.then(async (info) => {
+      for (const u of this.unsubscribe) u();
+      this.endpoint.closeAll(info.reason);
+      await this.loop;
+      return info;
+    });
+    this.unsubscribe.push(
+      storage.onCommit((db) => {
+        if (db === database) this.wake();
+      }),
+      storage.onSchemaChange((event) => {
+        if (event.type === 'database-created' || event.type === 'database-dropped') this.sendDatabases();
+      }),
+    );
+    channel.onFrame((frame) => this.onFrame(frame));
+    this.sendDatabases();
+  }
+
+  async stop(reason: string, reconnect = true): Promise<void> {
+    if (!this.deps.channel.closed) this.deps.channel.close(1000, reason, reconnect);
+    await this.done;
+  }
+
+  request(type: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.endpoint.request(type, payload, timeoutMs);
+  }
+
+  status(): SocketStatus {
+    return {
+      database: this.deps.database,
+      connected: !this.deps.channel.closed,
+      ...optional('latency', this.deps.channel.latency()),
+      nodes: [...this.sentOrigins],
+      ...optional('lastCommitConfirmed', this.lastCommitConfirmed),
+      ...optional('lastSendTime', this.lastSendTime),
+      ...optional('sendingMessage', this.sending),
+      ...optional('copyProgressPercent', this.copyProgress),
+    };
+  }
+
+  private sendDatabases(): void {
+    this.send(databasesFrame([...this.deps.databases()])).catch(() => {
+      // Closed channel: the session is over and done reports why.
+    });
+  }
+
+  private async send(frame: Frame): Promise<void> {
+    await this.deps.channel.send(frame);
+    this.lastSendTime = Date.now();
+  }
+
+  private onFrame(frame: Frame): void {
+    try {
+      switch (frame[0]) {
+        case FrameType.SUBSCRIBE:
+          return this.subscribe(parseSubscription(frame[1]));
+        case FrameType.UPDATE:
+          return this.update(frame[1]);
+        case FrameType.ACK:
+          this.lastCommitConfirmed = expectNumber(frame[1], 'ACK seq');
+          return;
+        case FrameType.REQUEST:
+          return this.endpoint.onRequest(frame);
+        case FrameType.RESPONSE:
+          return this.endpoint.onResponse(frame);
+        default:
+          throw new ProtocolError(`unexpected frame ${String(frame[0])} on a sending session`);
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.deps.channel.closed) return;
+    const protocol = error instanceof ProtocolError;
+    this.deps.logger.warn('replication send session failed', { peer: this.deps.peerNode, database: this.deps.database, error: String(error) });
+    this.deps.channel.close(protocol ? 1002 : 1011, String(error instanceof Error ? error.message : error), true);
+  }
+
+  private subscribe(sub: Subscription): void {
+    if (this.filter) throw new ProtocolError('SUBSCRIBE sent twice');
+    const { storage, database, peerNode } = this.deps;
+    this.filter = new PeerFilter(storage, database, peerNode, this.deps.routers, [...(this.deps.excludeTables ?? []), ...sub.excludeTables]);
+    this.exclude = new Set(sub.exclude);
+    this.vector = { ...sub.vector };
+    // The loop runs beside the frame handler so ACKs and requests keep flowing during a long copy.
+    this.loop = this.run(sub).catch((error: unknown) => this.fail(error));
+  }
+
+  private update(raw: unknown): void {
+    if (!this.filter) throw new ProtocolError('UPDATE before SUBSCRIBE');
+    if (!isRecord(raw)) throw new ProtocolError('UPDATE needs an object');
+    const exclude = new Set(expectArray(raw.exclude, 'exclude').map((x) => expectString(x, 'exclude[]')));
+    const vector = parseVector(raw.vector ?? {});
+    const included = [...this.exclude].filter((o) => !exclude.has(o));
+    this.exclude = exclude;
+    this.vector = vector;
+    if (included.length > 0) {
+      const origins = new Set([...(this.catchUp?.origins ?? []), ...included]);
+      this.catchUp = { origins, vector };
+      this.wake();
+    }
+  }
+
+  /** Decides between resuming the log and an initial copy (the log no longer reaches the cursor). */
+  private plan(sub: Subscription): { copy?: CopyPlan; from: number } {
+    const { storage, database } = this.deps;
+    const trimmed = storage.getMeta<number>(database, LOG_TRIMMED_META_KEY) ?? 0;
+    const last = storage.lastSeq(database);
+    const servable = (seq: number) => seq >= trimmed && seq <= last;
+    const startTime = sub.startTime !== undefined ? { startTime: sub.startTime } : {};
+    if (sub.copy && servable(sub.copy.snapshotSeq)) {
+      return { copy: { snapshotSeq: sub.copy.snapshotSeq, resume: sub.copy, ...startTime }, from: sub.copy.snapshotSeq };
+    }
+    if (sub.after !== null && servable(sub.after)) return { from: sub.after };
+    return { copy: { snapshotSeq: last, ...startTime }, from: last };
+  }
+
+  private async run(sub: Subscription): Promise<void> {
+    const { copy, from } = this.plan(sub);
+    if (copy) {
+      this.deps.logger.info('initial copy', { peer: this.deps.peerNode, database: this.deps.database, resume: copy.resume ?? null });
+      await runInitialCopy(
+        {
+          storage: this.deps.storage,
+          database: this.deps.database,
+          filter: this.filter!,
+          schemas: this.schemas,
+          batchSize: this.deps.options.copyBatchSize,
+          batchDelay: this.deps.options.copyBatchDelay,
+          send: (f) => this.send(f),
+          isClosed: () => this.closeInfo !== undefined,
+          progress: (p) => (this.copyProgress = p),
+        },
+        copy,
+      );
+      this.copyProgress = undefined;
+    }
+    await this.stream(from);
+  }
+
+  /** Streams log entries after `from` until the session closes. */
+  private async stream(from: number): Promise<void> {
+    const { storage, database } = this.deps;
+    let pos = from;
+    /** What the receiver's cursor will be once it processed everything sent so far. */
+    let announced = from;
+    let lastSeqFrame = 0;
+    while (!this.closeInfo) {
+      if (this.catchUp) await this.resendIncluded(pos);
+      this.dirty = false;
+      const page = storage.readLog(database, { after: pos, limit: LOG_PAGE });
+      for (const entry of page) {
+        if (this.closeInfo) return;
+        if (await this.sendEntry(entry, entry.seq)) announced = entry.seq;
+        pos = entry.seq;
+        if (pos > announced && Date.now() - lastSeqFrame >= SEQ_INTERVAL_MS) {
+          await this.send(seqFrame(pos));
+          announced = pos;
+          lastSeqFrame = Date.now();
+        }
+      }
+      if (page.length === LOG_PAGE) {
+        // A run of skipped entries sends nothing: yield so a long scan cannot starve the event loop.
+        await yieldToEventLoop();
+        continue;
+      }
+      // Caught up. A skipped tail is announced once the SEQ interval allows.
+      if (pos > announced) {
+        const wait = SEQ_INTERVAL_MS - (Date.now() - lastSeqFrame);
+        if (wait <= 0) {
+          await this.send(seqFrame(pos));
+          announced = pos;
+          lastSeqFrame = Date.now();
+          continue;
+        }
+        await this.waitForWork(wait);
+      } else await this.waitForWork();
+    }
+  }
+
+  /** Sends one entry as this peer gets it; false when nothing of it is for the peer. */
+  private async sendEntry(entry: TxnEntry, seq: number | null): Promise<boolean> {
+    if (this.exclude.has(entry.origin)) return false;
+    const known = this.vector[entry.origin];
+    if (known !== undefined && entry.version <= known) return false;
+    const ops = this.filter!.wireOps(entry.origin, entry.version, entry.ops);
+    if (ops.length === 0) return false;
+    for (const table of new Set(ops.map((o) => o.table))) await this.schemas.ensure(table);
+    this.sending = entry.version;
+    try {
+      await this.send(txnFrame(seq, entry.origin, entry.version, ops));
+    } finally {
+      this.sending = undefined;
+    }
+    this.sentOrigins.add(entry.origin);
+    return true;
+  }
+
+  /**
+   * The receiver lost its direct session to some origins: resend their
+   * retained entries newer than what it has, without moving its cursor
+   * (seq null); newer ones follow in the main stream.
+   */
+  private async resendIncluded(upTo: number): Promise<void> {
+    const { origins, vector } = this.catchUp!;
+    this.catchUp = undefined;
+    const { storage, database } = this.deps;
+    let after = storage.getMeta<number>(database, LOG_TRIMMED_META_KEY) ?? 0;
+    while (!this.closeInfo) {
+      const page = storage.readLog(database, { after, limit: LOG_PAGE });
+      for (const entry of page) {
+        if (entry.seq > upTo) return;
+        after = entry.seq;
+        const known = vector[entry.origin];
+        if (!origins.has(entry.origin) || (known !== undefined && entry.version <= known)) continue;
+        await this.sendEntry(entry, null);
+      }
+      if (page.length < LOG_PAGE) return;
+      await yieldToEventLoop();
+    }
+  }
+
+  private wake(): void {
+    this.dirty = true;
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  /** Resolves on a commit, an UPDATE, close, or after `timeoutMs`. */
+  private waitForWork(timeoutMs?: number): Promise<void> {
+    if (this.dirty || this.closeInfo || this.catchUp) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.wake(), timeoutMs);
+      this.wakeUp = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * One receiver subscription to one (peer, database): dials the peer's
+ * `/replication`, handshakes, runs the core receiver session until it ends,
+ * then redials with capped exponential backoff and jitter. At most one live
+ * session per dialer.
+ */
+import WebSocket from 'ws';
+import type { Logger } from '../../kernel/index.js';
+import type { ReceiverSession } from './core/session.js';
+import { field, HELLO, PATH, PROTOCOL, REJECT, VERSION, WELCOME } from './handshake.js';
+import { WsChannel } from './ws-channel.js';
+
+/** Milliseconds allowed for connect + WELCOME. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface DialTarget {
+  readonly peer: string;
+  readonly url: string;
+  readonly database: string;
+}
+
+export interface DialerDeps {
+  readonly localNode: string;
+  /** Source address to dial from, so the peer can authorize this node by IP. */
+  readonly localAddress?: string;
+  readonly logger: Logger;
+  readonly minDelay: number;
+  readonly maxDelay: number;
+  /** The Authorization header retained for this peer, if any. */
+  authorization(peer: string): string | undefined;
+  /** Starts the core receiver on a channel that completed the handshake. */
+  startSession(target: DialTarget, channel: WsChannel): ReceiverSession;
+  /** Called when the session ends (before the redial delay). */
+  sessionEnded(target: DialTarget, channel: WsChannel): void;
+}
+
+/** Opens a WebSocket to a peer's replication path; rejects with the transport's reason. */
+export function openSocket(url: string, options: { authorization?: string; localAddress?: string; timeoutMs: number }): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (options.authorization) headers.authorization = options.authorization;
+    const ws = new WebSocket(url.replace(/\/+$/, '') + PATH, PROTOCOL, {
+      headers,
+      localAddress: options.localAddress,
+      handshakeTimeout: options.timeoutMs,
+      perMessageDeflate: false,
+    });
+    const fail = (error: Error): void => {
+      ws.removeAllListeners('open');
+      ws.terminate();
+      reject(error);
+    };
+    ws.once('open', () => {
+      ws.removeListener('error', fail);
+      resolve(ws);
+    });
+    ws.once('error', fail);
+    ws.once('unexpected-response', (_req, res) => fail(new Error(`unexpected HTTP ${res.statusCode} from ${url}${PATH}`)));
+  });
+}
+
+export class Dialer {
+  private stopped = false;
+  private attempt = 0;
+  private timer?: NodeJS.Timeout;
+  private channel?: WsChannel;
+  private session?: ReceiverSession;
+
+  constructor(
+    readonly target: DialTarget,
+    private readonly deps: DialerDeps,
+  ) {}
+
+  start(): void {
+    void this.run();
+  }
+
+  get live(): ReceiverSession | undefined {
+    return this.session;
+  }
+
+  async stop(reason: string): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const session = this.session;
+    if (session) await session.stop(reason).catch(() => undefined);
+    this.channel?.close(1000, reason);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let delayMs: number;
+      try {
+        delayMs = await this.connectOnce();
+      } catch (error) {
+        this.deps.logger.debug('replication dial failed', { peer: this.target.peer, database: this.target.database, error: String(error instanceof Error ? error.message : error) });
+        delayMs = this.backoff();
+      }
+      if (this.stopped) return;
+      await new Promise<void>((resolve) => {
+        this.timer = setTimeout(resolve, delayMs);
+      });
+    }
+  }
+
+  private backoff(): number {
+    const { minDelay, maxDelay } = this.deps;
+    const base = Math.min(maxDelay, minDelay * 2 ** Math.min(this.attempt++, 20));
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  /** One connection: resolves with the delay before the next attempt. */
+  private async connectOnce(): Promise<number> {
+    const { target, deps } = this;
+    const ws = await openSocket(target.url, {
+      authorization: deps.authorization(target.peer),
+      localAddress: deps.localAddress,
+      timeoutMs: HANDSHAKE_TIMEOUT_MS,
+    });
+    const channel = new WsChannel(ws);
+    this.channel = channel;
+    if (this.stopped) {
+      channel.close(1000, 'stopped');
+      return 0;
+    }
+    await channel.send([HELLO, { v: VERSION, node: deps.localNode, database: target.database, expect: target.peer }]);
+    const [type, payload] = await channel.next(HANDSHAKE_TIMEOUT_MS, 'WELCOME');
+    if (type === REJECT) {
+      const reason = String(field(payload, 'reason'));
+      deps.logger.warn('replication subscription refused', { peer: target.peer, database: target.database, reason });
+      channel.close(1000, reason);
+      // A refusal that says "don't retry" is retried only at the slowest pace (membership may change).
+      return field(payload, 'reconnect') === false ? deps.maxDelay : this.backoff();
+    }
+    if (type !== WELCOME || field(payload, 'node') !== target.peer) {
+      deps.logger.warn('replication handshake failed', { peer: target.peer, database: target.database, reason: 'Node name mismatch', got: String(field(payload, 'node')) });
+      channel.close(1002, 'Node name mismatch');
+      return deps.maxDelay;
+    }
+    if (this.stopped) {
+      channel.close(1000, 'stopped');
+      return 0;
+    }
+    const session = deps.startSession(target, channel);
+    this.session = session;
+    this.attempt = 0;
+    const info = await session.done;
+    this.session = undefined;
+    channel.close(1000, info.reason);
+    deps.sessionEnded(target, channel);
+    deps.logger.info('replication session ended', { peer: target.peer, database: target.database, reason: info.reason });
+    return info.reconnect ? this.backoff() : deps.maxDelay;
+  }
+}

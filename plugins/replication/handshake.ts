@@ -1,0 +1,46 @@
+/**
+ * Transport-level frames exchanged before the protocol core takes a channel
+ * over: the session handshake (HELLO → WELCOME | REJECT) and one-shot
+ * operation requests between nodes (add_node_back, remove_node_back).
+ * Numbered high so they never read as core frames.
+ */
+export const PROTOCOL = 'plexus-replication-v1';
+export const PATH = '/replication';
+export const VERSION = 1;
+
+export const HELLO = 240;
+export const WELCOME = 241;
+export const REJECT = 242;
+export const OPERATION = 243;
+export const OPERATION_RESULT = 244;
+
+export interface Hello {
+  readonly v: number;
+  /** The dialer's node name. */
+  readonly node: string;
+  readonly database: string;
+  /** The name the dialer expects the acceptor to have. */
+  readonly expect?: string;
+}
+
+export interface Welcome {
+  readonly v: number;
+  readonly node: string;
+}
+
+export interface Reject {
+  readonly reason: string;
+  readonly reconnect: boolean;
+}
+
+/** An operation one node asks of another over a one-shot socket. */
+export interface NodeOperation {
+  readonly operation: 'add_node_back' | 'remove_node_back';
+  /** The caller's node name and URL. */
+  readonly name: string;
+  readonly url?: string;
+}
+
+/** Reads a string field of a handshake payload. */
+export const field = (payload: unknown, name: string): unknown =>
+  typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>)[name] : undefined;

@@ -1,0 +1,61 @@
+/**
+ * One authenticated exchange with a peer over a one-shot socket to its
+ * `/replication`: send an OPERATION frame, await its OPERATION_RESULT. Every
+ * failure becomes an OperationError naming the peer URL and the reason.
+ */
+import { OperationError } from '../../kernel/index.js';
+import { openSocket } from './dialer.js';
+import type { CloseInfo } from './core/channel.js';
+import { field, OPERATION, OPERATION_RESULT, type NodeOperation } from './handshake.js';
+import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
+
+export const EXCHANGE_TIMEOUT_MS = 10_000;
+
+/** How the channel closed, waiting briefly for the close handshake. */
+function closeInfoOf(channel: WsChannel): Promise<CloseInfo | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 1000);
+    channel.onClose((info) => {
+      clearTimeout(timer);
+      resolve(info);
+    });
+  });
+}
+
+export async function exchange(
+  url: string,
+  operation: NodeOperation,
+  options: { authorization?: string; localAddress?: string; timeoutMs?: number },
+): Promise<unknown> {
+  const timeoutMs = options.timeoutMs ?? EXCHANGE_TIMEOUT_MS;
+  let channel: WsChannel;
+  try {
+    channel = new WsChannel(await openSocket(url, { authorization: options.authorization, localAddress: options.localAddress, timeoutMs }));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const timedOut = /timed? ?out/i.test(message);
+    throw new OperationError(timedOut ? 504 : 502, `Error returned from ${url}: ${message}`);
+  }
+  try {
+    await channel.send([OPERATION, operation]);
+    const [type, result, error] = await channel.next(timeoutMs, `the answer of ${url}`);
+    if (type !== OPERATION_RESULT) throw new OperationError(502, `Error returned from ${url}: unexpected answer`);
+    if (error) {
+      const status = Number(field(error, 'status')) || 500;
+      throw new OperationError(status >= 400 && status < 600 ? status : 502, `Error returned from ${url}: ${String(field(error, 'message'))}`);
+    }
+    return result;
+  } catch (error) {
+    if (error instanceof OperationError) throw error;
+    // A send can fail before the peer's close frame is read: the close code is what says why.
+    const closed = await closeInfoOf(channel);
+    const message = closed?.reason ?? (error instanceof Error ? error.message : String(error));
+    if (closed?.code === UNAUTHORIZED_CODE) {
+      throw new OperationError(401, `${url} refused the credentials: ${message}${options.authorization ? '' : ' (no authorization was given and the peer does not know this node)'}`);
+    }
+    const timedOut = (error as { code?: unknown }).code === 'ETIMEDOUT';
+    throw new OperationError(timedOut ? 504 : 502, `Error returned from ${url}: ${message}`);
+  } finally {
+    channel.close(1000, 'done');
+  }
+}

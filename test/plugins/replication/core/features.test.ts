@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_LINK_OPTIONS, linkEngines } from '../../../../plugins/replication/core/link.js';
+import { createMemoryChannelPair } from '../../../../plugins/replication/core/memory-channel.js';
+import { RequestHandlers } from '../../../../plugins/replication/core/requests.js';
+import { startReceiver, startSender } from '../../../../plugins/replication/core/session.js';
+import type { RecordRouter } from '../../../../plugins/replication/tokens.js';
+import { cluster, converged, DB, dump, frameCounter, waitFor } from './helpers.js';
+
+test('routers: skip keeps records from the peer, metadata sends the op without its value; the cursor still advances', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await a!.engine.createTable(DB, 'secret', { primaryKey: 'id' });
+    const seen: string[] = [];
+    const router: RecordRouter = (ctx) => {
+      seen.push(`${ctx.peer}/${ctx.database}/${ctx.table}/${String(ctx.op.id)}`);
+      if (ctx.table === 'secret') return 'skip';
+      return ctx.op.id === 2 || ctx.op.id === 12 ? 'metadata' : 'full';
+    };
+    // Before the link: served by the initial copy; after: by the log.
+    await a!.engine.write(DB, [1, 2, 3].map((id) => ({ type: 'insert' as const, table: 'dog', record: { id } })));
+    await a!.engine.write(DB, [{ type: 'insert', table: 'secret', record: { id: 1 } }]);
+    const frames: unknown[][] = [];
+    c.link('a', 'b', { routers: () => [() => 'full', router], tap: (_to, f) => frames.push([...f]) });
+    await waitFor('copy done', () => b!.engine.getMeta(DB, ['repl', 'cursor', 'a']) !== undefined);
+    await a!.engine.write(DB, [11, 12].map((id) => ({ type: 'insert' as const, table: 'dog', record: { id } })));
+    await a!.engine.write(DB, [{ type: 'insert', table: 'secret', record: { id: 2 } }]);
+    await waitFor('cursor at head', () => b!.engine.getMeta(DB, ['repl', 'cursor', 'a']) === a!.engine.lastSeq(DB));
+    assert.deepEqual(dump(b!.engine).dog!.map((e) => e.id), [1, 3, 11]);
+    // The copy announces every replicated table (routers decide per record), but no skipped record arrives.
+    assert.deepEqual(dump(b!.engine).secret, []);
+    assert.ok(seen.includes('b/dev/dog/2') && seen.includes('b/dev/dog/12'));
+    // Metadata-only on the wire: copy entry [id, version, origin]; TXN op with meta and no value.
+    const copyEntries = frames.filter((f) => f[0] === 6).flatMap((f) => f[2] as unknown[][]);
+    assert.deepEqual(copyEntries.find((e) => e[0] === 2)!.length, 3);
+    const metaOp = frames.filter((f) => f[0] === 5).flatMap((f) => f[4] as Record<string, unknown>[]).find((o) => o.id === 12)!;
+    assert.deepEqual(metaOp, { table: 'dog', op: 'put', id: 12, meta: true });
+  } finally {
+    await c.close();
+  }
+});
+
+test('request/response over a live session: handler result, unknown type, handler error, timeout', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const handlers = new RequestHandlers();
+    handlers.register('get_record', async ({ peer, database, payload }) => ({ peer, database, payload }));
+    handlers.register('fails', async () => {
+      throw new Error('no such record');
+    });
+    handlers.register('slow', async () => sleep(500).then(() => 'late'));
+    assert.throws(() => handlers.register('slow', async () => 1), /already registered/);
+    const { receiver, sender } = linkEngines(
+      { storage: c.nodes.a!.engine, requestHandlers: handlers },
+      { storage: c.nodes.b!.engine, requestHandlers: handlers },
+      { database: DB },
+    );
+    try {
+      assert.deepEqual(await receiver.request('get_record', { id: 1 }), { peer: 'b', database: DB, payload: { id: 1 } });
+      assert.deepEqual(await sender.request('get_record', [1, 2]), { peer: 'a', database: DB, payload: [1, 2] });
+      await assert.rejects(receiver.request('nope', null), /Unknown request type 'nope'/);
+      await assert.rejects(receiver.request('fails', null), /no such record/);
+      await assert.rejects(receiver.request('slow', null, 50), /timed out after 50 ms/);
+      const pending = receiver.request('slow', null, 5_000);
+      await receiver.stop('bye');
+      await assert.rejects(pending, /closed/);
+    } finally {
+      await receiver.stop('done');
+      await sender.done;
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+test('status: origins received, last received version/times, commits confirmed by ACK, receiving/waiting', async () => {
+  const c = await cluster(['a', 'b', 'c']);
+  try {
+    const { a, b, c: cc } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await cc!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    c.link('c', 'a');
+    const link = c.link('a', 'b');
+    await cc!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 'from-c' } }]);
+    await waitFor('relayed', () => b!.engine.get(DB, 'dog', ['from-c'])[0] !== undefined);
+    const before = Date.now();
+    const { version } = await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 'from-a' } }]);
+    await waitFor('acked', () => link.sender.status().lastCommitConfirmed === a!.engine.lastSeq(DB));
+    await waitFor('idle', () => link.receiver.status().lastReceivedStatus === 'Waiting', 5_000);
+    const r = link.receiver.status();
+    assert.equal(r.database, DB);
+    assert.equal(r.connected, true);
+    assert.deepEqual([...r.nodes].sort(), ['a', 'c']);
+    assert.equal(r.lastReceivedVersion, version);
+    assert.equal(r.lastReceivedRemoteTime, Math.floor(version!));
+    assert.ok(r.lastReceivedLocalTime! >= before);
+    assert.equal(r.copyProgressPercent, undefined);
+    const s = link.sender.status();
+    assert.ok(s.lastSendTime! >= before);
+    assert.equal(s.sendingMessage, undefined);
+    assert.deepEqual([...s.nodes].sort(), ['a', 'c']);
+    await link.stop();
+    assert.equal(link.receiver.status().connected, false);
+  } finally {
+    await c.close();
+  }
+});
+
+test('schema follows data: tables and attributes created after the session started arrive before their records', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    const peerDatabases: string[][] = [];
+    const frames = frameCounter();
+    c.link('a', 'b', { tap: frames.tap, onPeerDatabases: (names) => peerDatabases.push([...names]) });
+    await waitFor('databases announced', () => peerDatabases.length === 1);
+    assert.deepEqual(peerDatabases[0], [DB]);
+    await a!.engine.createTable(DB, 'cat', { primaryKey: 'name', attributes: [{ name: 'name', type: 'String' }, { name: 'age', type: 'Int', indexed: true }] });
+    await a!.engine.write(DB, [{ type: 'insert', table: 'cat', record: { name: 'Tom', age: 3 } }]);
+    await waitFor('cat on b', () => b!.engine.get(DB, 'cat', ['Tom'])[0] !== undefined);
+    assert.deepEqual(b!.engine.getTable(DB, 'cat'), a!.engine.getTable(DB, 'cat'));
+    // An indexed search on b proves the attribute existed (and was indexed) when the record applied.
+    assert.deepEqual(b!.engine.search(DB, 'cat', { conditions: [{ attribute: 'age', comparator: 'equals', value: 3 }] }).map((r) => r.name), ['Tom']);
+    await a!.engine.createAttribute(DB, 'cat', 'color');
+    await a!.engine.write(DB, [{ type: 'upsert', table: 'cat', record: { name: 'Tom', color: 'grey' } }]);
+    await waitFor('color on b', () => b!.engine.get(DB, 'cat', ['Tom'])[0]?.color === 'grey');
+    assert.ok(b!.engine.getTable(DB, 'cat')!.attributes.some((x) => x.name === 'color'));
+    assert.deepEqual(b!.engine.search(DB, 'cat', { conditions: [{ attribute: 'color', comparator: 'equals', value: 'grey' }] }).length, 1);
+    assert.ok(frames.names.indexOf('SCHEMA') < frames.names.indexOf('TXN'));
+    await converged([a!.engine, b!.engine]);
+    await a!.engine.createDatabase('other');
+    await waitFor('new database announced', () => peerDatabases.length === 2);
+    assert.deepEqual(peerDatabases[1], [DB, 'other']);
+  } finally {
+    await c.close();
+  }
+});
+
+test('replicate:false tables and excludeTables are never sent', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'local', { primaryKey: 'id', replicate: false });
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await a!.engine.createTable(DB, 'cat', { primaryKey: 'id' });
+    await a!.engine.createTable(DB, 'bird', { primaryKey: 'id' });
+    c.link('a', 'b', { senderExcludeTables: ['cat'], receiverExcludeTables: ['bird'] });
+    await a!.engine.write(DB, ['local', 'dog', 'cat', 'bird'].map((table) => ({ type: 'insert' as const, table, record: { id: 1 } })));
+    await waitFor('cursor at head', () => b!.engine.getMeta(DB, ['repl', 'cursor', 'a']) === a!.engine.lastSeq(DB));
+    assert.deepEqual(b!.engine.listTables(DB).map((t) => t.name), ['dog']);
+  } finally {
+    await c.close();
+  }
+});
+
+test('malformed frames close the session with 1002 instead of crashing', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => logger };
+    const base = { database: DB, logger, options: DEFAULT_LINK_OPTIONS };
+
+    const [peer, senderEnd] = createMemoryChannelPair();
+    const sender = startSender({
+      ...base, storage: c.nodes.a!.engine, localNode: 'a', peerNode: 'b', channel: senderEnd, routers: () => [], databases: () => [DB],
+    });
+    await peer.send([1, { after: 'yesterday' }]);
+    const info = await sender.done;
+    assert.deepEqual([info.code, info.reason], [1002, 'after must be a number']);
+
+    const [peer2, receiverEnd] = createMemoryChannelPair();
+    const receiver = startReceiver({
+      ...base, storage: c.nodes.b!.engine, localNode: 'b', peerNode: 'a', channel: receiverEnd, excludedOrigins: () => [],
+    });
+    await peer2.send([99]);
+    const info2 = await receiver.done;
+    assert.deepEqual([info2.code, info2.reason], [1002, 'unexpected frame 99 on a receiving session']);
+  } finally {
+    await c.close();
+  }
+});

@@ -1,0 +1,57 @@
+/** Shared helpers for the replication e2e tests: cluster nodes and table comparisons. */
+import { ADMIN, op, startNode, waitFor, type NodeHandle } from '../../helpers/node-process.js';
+
+export const CLUSTER_PLUGINS = ['identity', 'storage', 'auth', 'http', 'operations-api', 'replication', 'gossip'];
+
+/** A node with the replication listener on <address>:9933 and fast reconnects. */
+export function startClusterNode(address: string, extraArgs: readonly string[] = [], rootPath?: string): Promise<NodeHandle> {
+  return startNode({
+    address,
+    rootPath,
+    args: [
+      '--PLUGINS', JSON.stringify(CLUSTER_PLUGINS),
+      '--REPLICATION_PORT', `${address}:9933`,
+      '--REPLICATION_RECONNECTMINDELAY', '100',
+      '--REPLICATION_RECONNECTMAXDELAY', '1000',
+      ...extraArgs,
+    ],
+  });
+}
+
+/** Runs an operation and asserts HTTP 200, returning the body. */
+export async function ok<T = any>(node: NodeHandle, body: Record<string, unknown>): Promise<T> {
+  const result = await op<T>(node.url, body, ADMIN, { timeoutMs: 30_000 });
+  if (result.status !== 200) throw new Error(`${String(body.operation)} on ${node.address} → ${result.status}: ${JSON.stringify(result.body)}`);
+  return result.body;
+}
+
+/** Every record of a table in key order (timestamps included: they must match across nodes too). */
+export async function tableContents(node: NodeHandle, database: string, table: string): Promise<Record<string, unknown>[]> {
+  const rows = await ok<Record<string, unknown>[]>(node, {
+    operation: 'search_by_value', database, table, search_attribute: '__createdtime__', search_value: '*', get_attributes: ['*'],
+  });
+  const key = (r: Record<string, unknown>): string => JSON.stringify(r.id ?? r.name);
+  return [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** Waits until the table holds the same records on every node (and `check` accepts them); returns them. */
+export async function waitForSameContents(
+  nodes: readonly NodeHandle[],
+  database: string,
+  table: string,
+  check: (rows: Record<string, unknown>[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>[]> {
+  return waitFor(
+    async () => {
+      const all = await Promise.all(nodes.map((n) => tableContents(n, database, table)));
+      const texts = all.map((rows) => JSON.stringify(rows));
+      if (texts.every((t) => t === texts[0]) && check(all[0]!)) return all[0]!;
+      // Thrown so the timeout error shows what each node last held.
+      throw new Error(texts.map((t, i) => `${nodes[i]!.address} (${all[i]!.length} rows): ${t.slice(0, 400)}`).join(' | '));
+    },
+    { timeoutMs, intervalMs: 100, message: `${database}.${table} equal on ${nodes.map((n) => n.address).join(', ')}` },
+  );
+}
+
+export const ids = (rows: readonly Record<string, unknown>[]): unknown[] => rows.map((r) => r.id);

@@ -1,0 +1,146 @@
+/**
+ * Two real nodes (127.0.10.1-2) joined with add_node by hostname: data
+ * written on either side replicates to the other (insert, update, upsert,
+ * delete, schema), system.hdb_nodes holds both rows on both, and
+ * cluster_status has Harper's shape on both.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN, op, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
+import { ids, ok, startClusterNode, tableContents, waitForSameContents } from './helpers.js';
+
+const A = '127.0.10.1';
+const B = '127.0.10.2';
+
+describe('two-node replication', () => {
+  let a: NodeHandle;
+  let b: NodeHandle;
+
+  before(async () => {
+    [a, b] = await Promise.all([startClusterNode(A), startClusterNode(B)]);
+    await ok(a, { operation: 'create_database', database: 'dev' });
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'dog', primary_key: 'id' });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 1, dog_name: 'Penny', age: 7 }] });
+  });
+
+  after(async () => {
+    await stopAllNodes();
+  });
+
+  it('cluster_status before any node is added', async () => {
+    assert.deepEqual(await ok(a, { operation: 'cluster_status' }), {
+      type: 'cluster-status', connections: [], node_name: A, is_enabled: true,
+    });
+  });
+
+  it('add_node by hostname answers like Harper and copies existing data', async () => {
+    const added = await ok(a, { operation: 'add_node', hostname: B, verify_tls: false, authorization: { username: ADMIN.username, password: ADMIN.password } });
+    assert.deepEqual(added, { message: `Successfully added 'ws://${B}:9933' to cluster` });
+    const rows = await waitForSameContents([a, b], 'dev', 'dog', (r) => r.length === 1);
+    assert.equal(rows[0]!.dog_name, 'Penny');
+  });
+
+  it('system.hdb_nodes holds both rows on both nodes', async () => {
+    const expected = [
+      { name: A, url: `ws://${A}:9933`, replicates: true },
+      { name: B, url: `ws://${B}:9933`, replicates: true },
+    ];
+    for (const node of [a, b]) {
+      await waitFor(async () => {
+        const rows = await ok<Record<string, unknown>[]>(node, {
+          operation: 'search_by_value', database: 'system', table: 'hdb_nodes', search_attribute: 'name', search_value: '*', get_attributes: ['*'],
+        });
+        const simplified = rows.map((r) => ({ name: r.name, url: r.url, replicates: r.replicates })).sort((x, y) => String(x.name).localeCompare(String(y.name)));
+        assert.deepEqual(simplified, expected);
+        return true;
+      }, { timeoutMs: 10_000, message: `hdb_nodes on ${node.address}` });
+    }
+  });
+
+  it('insert, update, upsert and delete replicate both ways', async () => {
+    await ok(a, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 100, dog_name: 'Replicated', age: 1 }] });
+    await ok(b, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 200, dog_name: 'FromB', age: 2 }] });
+    await waitForSameContents([a, b], 'dev', 'dog', (r) => ids(r).join() === '1,100,200');
+
+    await ok(b, { operation: 'update', database: 'dev', table: 'dog', records: [{ id: 100, age: 11, owner_name: 'Kyle' }] });
+    await ok(a, { operation: 'upsert', database: 'dev', table: 'dog', records: [{ id: 200, age: 22 }, { id: 300, dog_name: 'Upserted' }] });
+    const rows = await waitForSameContents([a, b], 'dev', 'dog', (r) =>
+      ids(r).join() === '1,100,200,300' && r[1]!.age === 11 && r[2]!.age === 22);
+    assert.equal(rows[1]!.owner_name, 'Kyle');
+    assert.equal(rows[2]!.dog_name, 'FromB');
+
+    await ok(b, { operation: 'delete', database: 'dev', table: 'dog', ids: [1] });
+    await ok(a, { operation: 'delete', database: 'dev', table: 'dog', ids: [300] });
+    await waitForSameContents([a, b], 'dev', 'dog', (r) => ids(r).join() === '100,200');
+  });
+
+  it('a table and database created after joining replicate with their data', async () => {
+    await ok(b, { operation: 'create_database', database: 'late' });
+    await ok(b, { operation: 'create_table', database: 'late', table: 'cat', primary_key: 'id' });
+    // The write waits for the new database's sessions: a record committed while they start can be
+    // lost (a protocol-core race, see the report), which this test is not about.
+    const lateConnected = async (node: NodeHandle): Promise<boolean> =>
+      (await ok(node, { operation: 'cluster_status' })).connections[0].database_sockets.some((x: any) => x.database === 'late' && x.connected);
+    await waitFor(async () => (await op(a.url, { operation: 'describe_table', database: 'late', table: 'cat' })).status === 200 &&
+      (await lateConnected(a)) && (await lateConnected(b)), { timeoutMs: 20_000, message: 'late.cat on A, sessions up' });
+    await ok(b, { operation: 'insert', database: 'late', table: 'cat', records: [{ id: 'c1', name: 'Tom' }] });
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'bird', primary_key: 'id' });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'bird', records: [{ id: 1, species: 'robin' }] });
+    await waitForSameContents([a, b], 'late', 'cat', (r) => r.length === 1, 30_000);
+    await waitForSameContents([a, b], 'dev', 'bird', (r) => r.length === 1, 30_000);
+  });
+
+  it('cluster_status has Harper’s shape on both nodes', async () => {
+    for (const [node, self, peer] of [[a, A, B], [b, B, A]] as const) {
+      const status = await waitFor(async () => {
+        const s = await ok(node, { operation: 'cluster_status' });
+        const sockets = s.connections[0]?.database_sockets ?? [];
+        return sockets.length >= 3 && sockets.every((x: any) => x.connected) ? s : undefined;
+      }, { timeoutMs: 15_000, message: `all sockets connected on ${self}` });
+      assert.deepEqual(Object.keys(status), ['type', 'connections', 'node_name', 'url', 'is_enabled']);
+      assert.equal(status.type, 'cluster-status');
+      assert.equal(status.node_name, self);
+      assert.equal(status.url, `ws://${self}:9933`);
+      assert.equal(status.is_enabled, true);
+      assert.equal(status.connections.length, 1);
+      const connection = status.connections[0];
+      assert.equal(connection.name, peer);
+      assert.equal(connection.url, `ws://${peer}:9933`);
+      assert.equal(connection.replicates, true);
+      assert.ok(!('__updatedtime__' in connection) && !('__createdtime__' in connection));
+      const databases = connection.database_sockets.map((s: any) => s.database).sort();
+      assert.deepEqual(databases, ['dev', 'late', 'system']);
+      for (const socket of connection.database_sockets) {
+        assert.equal(socket.connected, true);
+        assert.equal(socket.threadId, 1);
+        assert.ok(socket.nodes.includes(peer), `nodes of ${socket.database} on ${self}: ${JSON.stringify(socket.nodes)}`);
+        assert.equal(Object.keys(socket).slice(0, 2).join(), 'database,connected');
+        for (const k of ['lastCommitConfirmed', 'lastReceivedRemoteTime', 'lastReceivedLocalTime', 'lastSendTime'] as const) {
+          if (socket[k] !== undefined) assert.match(socket[k], /^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/, `${k} is a UTC string`);
+        }
+        if (socket.latency !== undefined) assert.equal(typeof socket.latency, 'number');
+        assert.ok(socket.backPressurePercent >= 0 && socket.backPressurePercent <= 100);
+      }
+      const dev = connection.database_sockets.find((s: any) => s.database === 'dev');
+      assert.ok(dev.lastReceivedVersion > 0, 'dev received versions');
+      assert.match(dev.lastReceivedStatus, /^(Receiving|Waiting)$/);
+    }
+  });
+
+  it('a re-added node answers the same message; update_node merges subscriptions', async () => {
+    const again = await op(a.url, { operation: 'add_node', hostname: B, verify_tls: false });
+    assert.deepEqual(again, { status: 200, body: { message: `Successfully added 'ws://${B}:9933' to cluster` } });
+    const subscription = { database: 'dev', table: 'dog', subscribe: true, publish: true };
+    const updated = await ok(a, { operation: 'update_node', hostname: B, subscriptions: [subscription] });
+    assert.deepEqual(updated, { message: `Successfully updated 'ws://${B}:9933'` });
+    await ok(a, { operation: 'update_node', hostname: B, subscriptions: [{ database: 'dev', table: 'dog', publish: false }], revoked_certificates: ['AB'] });
+    await ok(a, { operation: 'update_node', hostname: B, revoked_certificates: ['CD', 'AB'] });
+    const row = (await ok<any[]>(a, { operation: 'search_by_id', database: 'system', table: 'hdb_nodes', ids: [B], get_attributes: ['*'] }))[0];
+    assert.deepEqual(row.subscriptions, [{ database: 'dev', table: 'dog', subscribe: true, publish: false }]);
+    assert.deepEqual(row.revoked_certificates, ['AB', 'CD']);
+    // Replication keeps flowing after the row changed.
+    await ok(b, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 400, dog_name: 'After update' }] });
+    await waitForSameContents([a, b], 'dev', 'dog', (r) => ids(r).includes(400));
+    assert.equal((await tableContents(a, 'dev', 'dog')).length, 3);
+  });
+});
