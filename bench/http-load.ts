@@ -11,6 +11,8 @@ export interface LoadResult {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
+  /** Every request's latency in ms, ascending (to combine several runs). */
+  readonly latencies: readonly number[];
 }
 
 export interface LoadOptions {
@@ -24,6 +26,10 @@ export interface LoadOptions {
   /** Body of request i (JSON-serialized by the caller). */
   readonly body: (i: number) => string;
 }
+
+/** The p-th percentile of ascending latencies. */
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
@@ -68,13 +74,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? 0;
   return {
     requests: latencies.length,
     errors,
     seconds,
     perSecond: latencies.length / seconds,
-    p50: pct(50),
-    p99: pct(99),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    latencies,
   };
 }

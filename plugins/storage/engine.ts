@@ -6,7 +6,9 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError, type Logger } from '../../kernel/index.js';
-import { Database, Transaction, type TableRuntime } from './database.js';
+import { Database } from './database.js';
+import type { TableRuntime } from './table-runtime.js';
+import type { Transaction } from './transaction.js';
 import { HybridLogicalClock } from './hlc.js';
 import { assertAttributeName, assertPrimaryKey, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
 import { compareStamps, isLive, latestStamp, toStoredEntry, type RecordState, type Stamp } from './record-state.js';

@@ -50,9 +50,11 @@ export class WriteSet {
   private readonly keys: Key[] = [];
   /** Encoded value, or undefined for a removal. */
   private readonly values: (Encoded | undefined)[] = [];
+  private flushed = 0;
 
+  /** Writes buffered so far (flushed ones included). */
   get size(): number {
-    return this.dbs.length;
+    return this.flushed + this.dbs.length;
   }
 
   /** Buffers a put, encoding `value` with the sub-database's own encoder (throws here, not in flush). */
@@ -73,7 +75,11 @@ export class WriteSet {
     this.values.push(undefined);
   }
 
-  /** Issues the buffered writes in order (asynchronous outside a write transaction, immediate inside one). */
+  /**
+   * Issues the buffered writes in order (asynchronous outside a write
+   * transaction, immediate inside one), then lets go of them: LMDB copied the
+   * keys and holds the values until written.
+   */
   flush(): void {
     const { dbs, keys, values } = this;
     for (let i = 0; i < dbs.length; i++) {
@@ -81,5 +87,7 @@ export class WriteSet {
       if (value === undefined) void dbs[i]!.remove(keys[i]!);
       else void dbs[i]!.put(keys[i]!, value);
     }
+    this.flushed += dbs.length;
+    dbs.length = keys.length = values.length = 0;
   }
 }

@@ -37,14 +37,14 @@ const isMissingKey = (value: unknown): boolean => value === undefined || value =
 /** Missing key is fine (the storage generates one); a present key must be a string or number. */
 const checkKeys = (definition: TableDefinition, records: readonly DataRecord[], required: boolean): void => {
   const key = definition.primaryKey;
-  records.forEach((record, i) => {
-    const value = record[key];
+  for (let i = 0; i < records.length; i++) {
+    const value = records[i]![key];
     if (isMissingKey(value)) {
       if (required) throw invalid('a valid hash attribute must be provided with update record, check log for more info');
     } else if (!isPrimaryKey(value)) {
       throw invalid(`'records[${i}].${key}' must be a string or a number`);
     }
-  });
+  }
 };
 
 /** A null or empty-string key counts as absent, so the storage generates one, as Harper does. */
@@ -73,10 +73,12 @@ const writeRecords = async (
   return storage.write(definition.database, writes);
 };
 
-const split = (ids: readonly PrimaryKey[], applied: readonly boolean[]) => ({
-  done: ids.filter((_, i) => applied[i]),
-  skipped: ids.filter((_, i) => !applied[i]),
-});
+const split = (ids: readonly PrimaryKey[], applied: readonly boolean[]) => {
+  const done: PrimaryKey[] = [];
+  const skipped: PrimaryKey[] = [];
+  for (let i = 0; i < ids.length; i++) (applied[i] ? done : skipped).push(ids[i]!);
+  return { done, skipped };
+};
 
 export async function insertRecords(
   storage: StorageEngine,

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import * as lmdb from 'lmdb';
 import { matches } from '../../../plugins/storage/conditions.js';
 import type { LmdbStorageEngine } from '../../../plugins/storage/engine.js';
+import { decodeEpoch, encodeEpoch, EPOCH_KEY } from '../../../plugins/storage/stats-codec.js';
 import type { Condition, DataRecord, LocalWrite, PrimaryKey } from '../../../plugins/storage/tokens.js';
 import { openTempEngine } from './helpers.js';
 
@@ -155,6 +156,35 @@ test('schema changes apply the backlog first: dropped attributes and tables leav
     assert.deepEqual(engine.search('dev', 'dog', { conditions: [{ attribute: 'y', comparator: 'greater_than', value: 0 }] }).map((d) => d.id), [9]);
     await waitForApplied(engine);
     assert.deepEqual(engine.search('dev', 'dog', { conditions: [{ attribute: 'y', comparator: 'greater_than', value: 0 }] }).map((d) => d.id), [9]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a block queued behind a failed commit writes nothing; the database reloads and later writes succeed', async () => {
+  const t = await openTempEngine();
+  try {
+    const { engine } = t;
+    await engine.createDatabase('dev');
+    await engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    await engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 1, n: 1 } }]);
+    // Simulate a commit that never landed: the stored epoch falls behind what the next block expects.
+    const statsDb = (engine as unknown as { dbs: Map<string, { statsDb: { getBinary(k: unknown): Buffer; putSync(k: unknown, v: Uint8Array): void } }> }).dbs.get('dev')!.statsDb;
+    const stored = decodeEpoch(statsDb.getBinary(EPOCH_KEY))!;
+    statsDb.putSync(EPOCH_KEY, encodeEpoch(stored.epoch - 1, stored.lastSeq));
+    const failed = await Promise.allSettled([
+      engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 2, n: 2 } }]),
+      engine.write('dev', [{ type: 'update', table: 'dog', record: { id: 2, n: 3 } }]),
+    ]);
+    assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(engine.get('dev', 'dog', [2]), [undefined]);
+    assert.equal(engine.readLog('dev').length, 1);
+    assert.equal(engine.tableStats('dev', 'dog').recordCount, 1);
+    // Reloaded from disk: the next writes commit.
+    const ok = await engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 2, n: 4 } }]);
+    assert.deepEqual(ok.applied, [true]);
+    assert.deepEqual(engine.search('dev', 'dog', { conditions: [{ attribute: 'n', comparator: 'greater_than', value: 0 }] }).map((d) => d.id), [1, 2]);
+    assert.equal(engine.tableStats('dev', 'dog').recordCount, 2);
   } finally {
     await t.close();
   }
