@@ -275,16 +275,20 @@ class Receiver implements ReceiverSession {
     const prevCopy = this.expectedCopy;
     this.expected = snapshotSeq;
     this.expectedCopy = null;
+    const done = this.deps.storage.applySnapshot(this.deps.database, '', [], (w) => {
+      this.store.advance(w, prev, snapshotSeq);
+      this.store.moveCopy(w, prevCopy, null);
+    });
+    // Progress clears in the same tick the cursor commits, so status never shows a finished copy as running.
     await this.pipeline(
-      this.deps.storage.applySnapshot(this.deps.database, '', [], (w) => {
-        this.store.advance(w, prev, snapshotSeq);
-        this.store.moveCopy(w, prevCopy, null);
+      done.then((r) => {
+        this.copyProgress = undefined;
+        return r;
       }),
       snapshotSeq,
       1,
     );
     await this.drain();
-    this.copyProgress = undefined;
   }
 
   /**

@@ -85,7 +85,7 @@ test('initial copy of 20,000 records merges into a non-empty engine, copies tomb
     assert.equal(bOnly.length, 1, 'receiver-only row survives the copy');
     assert.deepEqual({ ...bDump, dog: bDump.dog!.filter((e) => e.id !== 'b-only') }, dump(a!.engine));
     assert.deepEqual(b!.engine.get(DB, 'dog', [7]), [undefined], 'tombstone copied: 7 stays deleted');
-    assert.equal(second.receiver.status().copyProgressPercent, undefined);
+    await waitFor('copy progress cleared', () => second.receiver.status().copyProgressPercent === undefined, 2_000);
   } finally {
     await c.close();
   }
