@@ -4,6 +4,8 @@
  *   npm run bench:storage
  * Reports single-record write() calls/s with 8 and 64 concurrent callers
  * and records/s inside bulk writes of 1000 (indexes and log included).
+ * PLEXUS_BENCH_DIR=/dev/shm runs it on tmpfs: disk flushes then cost
+ * nearly nothing, so the figures (and a --cpu-prof profile) show CPU cost.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,7 @@ const BULK_SIZE = 1000;
 const dog = (id: number) => ({ id, dog_name: `dog-${id}`, owner_name: `owner-${id % 100}`, age: id % 20, weight_lbs: 10 + (id % 70) });
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'plexus-bench-'));
+  const dir = mkdtempSync(join(process.env.PLEXUS_BENCH_DIR ?? tmpdir(), 'plexus-bench-'));
   const engine = await LmdbStorageEngine.open({ path: dir, nodeName: 'bench', auditRetentionMs: 86_400_000 });
   try {
     await engine.createDatabase('bench');

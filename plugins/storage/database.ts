@@ -6,14 +6,10 @@
  *   __stats__        binary float64 values (stats-codec.ts): ['table', name] → [count, last];
  *                    ['epoch'] → [write epoch, last log seq]
  *   __txns__         local seq → { origin, version, ops }       (transaction log)
- *   __applied__      [version, origin] → local seq (0: applied, nothing changed) for
- *                    REMOTE transactions; a local one is known by its log entry
- *                    (key = its version); makes remote apply idempotent, trimmed with the log
  *   __tombstones__   [version, table, id] → null (lets retention find old tombstones without scanning tables)
  *   __meta__         array key → value (replication cursors etc.)
  *   t/<table>        primary key → RecordState (record-state.ts)
  *   i/<table>        [attribute, value, primary key] → null (all secondary indexes of the table)
- *   __ixlog__        job epoch → index changes not yet written into i/<table> (index-backlog.ts)
  *
  * Write pipeline. A write job runs on the main thread as soon as it is
  * submitted (transaction.ts): it reads committed data plus the states of
@@ -27,9 +23,9 @@
  * of a small commit's latency). The environment is opened with
  * overlappingSync: false, so a commit resolves only after the data is synced
  * to disk; a job is answered after that. (overlappingSync + waiting for the
- * flush measured no faster.) Small jobs journal their index changes instead
- * of writing them (index-backlog.ts): a commit's flush time grows with the
- * pages it dirties, and each index entry of a small write is a page.
+ * flush measured no faster.) Index entries go in the job's own block: a
+ * journal that deferred them to a background writer, to dirty fewer pages
+ * per small commit, measured no faster over HTTP and cost CPU per write.
  *
  * Each block is conditional on the ['epoch'] counter it expects and bumps
  * it. If a commit fails, the counter stays behind, so every block queued
@@ -48,7 +44,6 @@
  */
 import { open, type Database as LmdbDatabase, type Key, type RootDatabase } from 'lmdb';
 import { OperationError, type Logger } from '../../kernel/index.js';
-import { IndexBacklog, type IndexChanges } from './index-backlog.js';
 import { decodeEpoch, decodeTableStats, encodeEpoch, EPOCH_KEY, tableStatsKey } from './stats-codec.js';
 import { buildRuntime, tableNotFound, type TableHandles, type TableRuntime } from './table-runtime.js';
 import type { AttributeDefinition, SchemaEvent, TableDefinition, TxnEntry, TxnOperation } from './tokens.js';
@@ -69,10 +64,6 @@ interface StoredLogEntry {
 }
 
 const MAX_DBS = 4096;
-/** The backlog is applied once this many entries wait… */
-const APPLY_BACKLOG_AT = 2048;
-/** …or this long after the first of them (ms). */
-const APPLY_BACKLOG_AFTER_MS = 100;
 /**
  * Records and log entries use msgpack records whose structures (key lists)
  * are stored once per sub-database under this key instead of in every value:
@@ -109,15 +100,8 @@ export class Database {
   readonly schemaDb: LmdbDatabase<StoredTable, string>;
   readonly statsDb: LmdbDatabase<Uint8Array, Key>;
   readonly logDb: LmdbDatabase<StoredLogEntry, number>;
-  readonly appliedDb: LmdbDatabase<number, Key>;
   readonly tombstoneDb: LmdbDatabase<null, Key>;
   readonly metaDb: LmdbDatabase<unknown, Key>;
-  /** Journal of deferred index changes: job epoch → IndexChanges (index-backlog.ts). */
-  readonly indexLogDb: LmdbDatabase<IndexChanges, number>;
-  /** Committed index changes not yet in the index; searches merge them. */
-  readonly backlog = new IndexBacklog();
-  private applier: 'idle' | 'timer' | 'running' = 'idle';
-  private applierTimer: NodeJS.Timeout | undefined;
   tables = new Map<string, TableRuntime>();
   /** The newest committed log seq (what readers and replication may rely on). */
   lastSeq = 0;
@@ -154,10 +138,8 @@ export class Database {
     this.schemaDb = this.env.openDB('__schema__', {});
     this.statsDb = this.env.openDB('__stats__', { encoding: 'binary' });
     this.logDb = this.env.openDB('__txns__', { sharedStructuresKey: STRUCTURES });
-    this.appliedDb = this.env.openDB('__applied__', {});
     this.tombstoneDb = this.env.openDB('__tombstones__', {});
     this.metaDb = this.env.openDB('__meta__', {});
-    this.indexLogDb = this.env.openDB('__ixlog__', {});
     this.load();
   }
 
@@ -174,35 +156,6 @@ export class Database {
     this.lastSeq = this.issuedSeq = Math.max(stored?.lastSeq ?? 0, lastKey ?? 0);
     if (!stored) this.statsDb.putSync(EPOCH_KEY, encodeEpoch(0, this.lastSeq));
     this.epoch = stored?.epoch ?? 0;
-    // Index changes committed before a restart (or a failed commit) are still to be applied.
-    this.backlog.clear();
-    for (const { key, value } of this.indexLogDb.getRange({})) this.backlog.add(key, value);
-    this.scheduleApplier();
-  }
-
-  /** Applies the backlog soon: at once when it is large, else after a short delay (one applier at a time). */
-  private scheduleApplier(): void {
-    if (this.closed || this.applier === 'running' || this.backlog.unclaimed === 0) return;
-    if (this.backlog.unclaimed < APPLY_BACKLOG_AT) {
-      if (this.applier === 'idle') {
-        this.applier = 'timer';
-        this.applierTimer = setTimeout(() => this.runApplier(), APPLY_BACKLOG_AFTER_MS);
-        this.applierTimer.unref();
-      }
-      return;
-    }
-    clearTimeout(this.applierTimer);
-    this.runApplier();
-  }
-
-  private runApplier(): void {
-    this.applier = 'running';
-    this.enqueue((tx) => tx.claimBacklog())
-      .catch((error: unknown) => this.logger.warn('index backlog not applied', { database: this.name, error: String(error) }))
-      .finally(() => {
-        this.applier = 'idle';
-        this.scheduleApplier();
-      });
   }
 
   handles(table: string): TableHandles {
@@ -292,8 +245,6 @@ export class Database {
         this.current = tx;
         try {
           const result = this.env.childTransaction(() => {
-            // It may read the index (or clear it): apply every deferred change first.
-            tx.applyBacklogNow();
             const r = job.run(tx);
             tx.finish(undefined);
             tx.writes.flush();
@@ -348,14 +299,10 @@ export class Database {
           return;
         }
         const o = outcome();
-        if (!o.ok && tx.inTxn) {
-          this.resetStructures();
-          tx.unclaim();
-        }
+        if (!o.ok && tx.inTxn) this.resetStructures();
         if (o.ok) {
           tx.committed();
           tx.release();
-          this.scheduleApplier();
           try {
             this.hooks.committed(this.name, tx.entries, tx.events);
           } catch (error) {
@@ -399,7 +346,6 @@ export class Database {
   /** Waits for submitted jobs, then closes the environment. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.applierTimer);
     for (;;) {
       const last = this.completed;
       await last;

@@ -49,7 +49,7 @@ export interface LmdbStorageEngineOptions {
 }
 
 export interface CleanupResult {
-  /** Log entries, applied markers and tombstones removed. */
+  /** Log entries and tombstones removed. */
   readonly deleted: number;
   /** true when a limit was hit and another pass has work to do. */
   readonly more: boolean;
@@ -88,7 +88,8 @@ export class LmdbStorageEngine implements StorageEngine {
   private readonly dbs = new Map<string, Database>();
   private readonly commitListeners = new Set<CommitListener>();
   private readonly schemaListeners = new Set<SchemaListener>();
-  private opened = false;
+  /** Constructed without I/O (the plugin binds it at register time); usable between open() and close(). */
+  private state: 'new' | 'open' | 'closed' = 'new';
 
   constructor(options: LmdbStorageEngineOptions) {
     this.path = options.path;
@@ -107,13 +108,13 @@ export class LmdbStorageEngine implements StorageEngine {
 
   /** Opens every database found on disk and creates the system database on first start. */
   async open(): Promise<void> {
-    if (this.opened) return;
+    if (this.state === 'open') return;
     mkdirSync(this.path, { recursive: true });
     for (const file of readdirSync(this.path)) {
       if (!file.endsWith(DB_FILE_SUFFIX)) continue;
       this.openDatabase(file.slice(0, -DB_FILE_SUFFIX.length));
     }
-    this.opened = true;
+    this.state = 'open';
     if (!this.dbs.has(SYSTEM_DATABASE)) this.openDatabase(SYSTEM_DATABASE);
     const system = this.dbs.get(SYSTEM_DATABASE)!;
     const missing = createSystemTables().filter((def) => !system.tables.has(def.name));
@@ -128,7 +129,7 @@ export class LmdbStorageEngine implements StorageEngine {
   async close(): Promise<void> {
     const dbs = [...this.dbs.values()];
     this.dbs.clear();
-    this.opened = false;
+    this.state = 'closed';
     await Promise.all(dbs.map((db) => db.close()));
   }
 
@@ -165,8 +166,17 @@ export class LmdbStorageEngine implements StorageEngine {
     }
   }
 
+  /** The open databases; a clear error before open() or after close(). */
+  private databases(): Map<string, Database> {
+    if (this.state === 'open') return this.dbs;
+    throw new OperationError(
+      503,
+      this.state === 'new' ? 'The storage engine is not open yet (the storage plugin opens it when the node starts)' : 'The storage engine is closed',
+    );
+  }
+
   private requireDb(database: string): Database {
-    const db = this.dbs.get(database);
+    const db = this.databases().get(database);
     if (!db) throw new OperationError(400, `database '${database}' does not exist`);
     return db;
   }
@@ -174,15 +184,15 @@ export class LmdbStorageEngine implements StorageEngine {
   // ── schema ──
 
   listDatabases(): string[] {
-    return [...this.dbs.keys()].sort();
+    return [...this.databases().keys()].sort();
   }
 
   hasDatabase(database: string): boolean {
-    return this.dbs.has(database);
+    return this.databases().has(database);
   }
 
   async createDatabase(database: string): Promise<void> {
-    if (this.dbs.has(database)) throw new OperationError(400, `database '${database}' already exists`);
+    if (this.databases().has(database)) throw new OperationError(400, `database '${database}' already exists`);
     assertName('database', database);
     this.openDatabase(database);
     this.emitSchema({ type: 'database-created', database });
@@ -203,7 +213,7 @@ export class LmdbStorageEngine implements StorageEngine {
   }
 
   getTable(database: string, table: string): TableDefinition | undefined {
-    return this.dbs.get(database)?.tables.get(table)?.def;
+    return this.databases().get(database)?.tables.get(table)?.def;
   }
 
   async createTable(database: string, table: string, options: CreateTableOptions): Promise<void> {
@@ -322,7 +332,7 @@ export class LmdbStorageEngine implements StorageEngine {
       ops.push(op);
     }
     if (ops.length === 0) return { ids, applied };
-    // The log entry (seq = version) also marks the transaction applied here.
+    // A local transaction's log seq is its version.
     tx.appendLog(version, stamp, ops);
     return { ids, applied, version };
   }
@@ -356,7 +366,7 @@ export class LmdbStorageEngine implements StorageEngine {
   search(database: string, table: string, options: SearchOptions): DataRecord[] {
     const db = this.requireDb(database);
     const t = db.requireTable(table, 404);
-    return executeSearch(searchSource(db, t), options);
+    return executeSearch(searchSource(t), options);
   }
 
   scanEntries(database: string, table: string, options: { after?: PrimaryKey; limit?: number } = {}): StoredEntry[] {
@@ -390,11 +400,6 @@ export class LmdbStorageEngine implements StorageEngine {
     return this.requireDb(database).lastSeq;
   }
 
-  /** Journaled index changes (jobs) not yet written into the index (index-backlog.ts); for tests and diagnostics. */
-  indexBacklog(database: string): number {
-    return this.requireDb(database).backlog.journaled;
-  }
-
   onCommit(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
@@ -417,19 +422,14 @@ export class LmdbStorageEngine implements StorageEngine {
     const stamp: Stamp = { version: txn.version, origin: txn.origin };
     return db.enqueue((tx): ApplyRemoteResult => {
       this.clock.observe(txn.version);
-      // Re-delivery still runs `extra`, so a cursor can advance past it.
-      if (tx.wasApplied(stamp, stamp.origin === this.nodeName)) {
-        extra?.(tx);
-        return { applied: false };
-      }
-      for (const op of txn.ops) tx.requireTable(op.table, 400);
-      let changed = false;
-      for (const op of txn.ops) if (tx.applyOperation(op, stamp)) changed = true;
-      const seq = changed ? this.clock.now() : undefined;
-      if (seq !== undefined) tx.appendLog(seq, stamp, txn.ops);
-      tx.markApplied(stamp, seq);
+      // Only records the transaction changes are written and logged: a re-delivery (or a
+      // transaction that lost every merge) writes nothing, so relays do not forward it again.
+      const ops = tx.applyTransaction(txn.ops, stamp);
+      const seq = ops.length > 0 ? this.clock.now() : undefined;
+      if (seq !== undefined) tx.appendLog(seq, stamp, ops);
+      // Runs on re-delivery too, so a cursor can advance past it.
       extra?.(tx);
-      return seq === undefined ? { applied: true } : { applied: true, seq };
+      return seq === undefined ? { applied: false } : { applied: true, seq };
     });
   }
 
@@ -476,8 +476,8 @@ export class LmdbStorageEngine implements StorageEngine {
   // ── retention ──
 
   /**
-   * One bounded cleanup pass over every database: removes log entries,
-   * applied-markers and tombstones older than the retention window, at most
+   * One bounded cleanup pass over every database: removes log entries and
+   * tombstones older than the retention window, at most
    * `maxDeletes` keys in total.
    */
   async cleanupExpired(options: { now?: number; maxDeletes?: number } = {}): Promise<CleanupResult> {
@@ -485,7 +485,7 @@ export class LmdbStorageEngine implements StorageEngine {
     let budget = options.maxDeletes ?? DEFAULT_CLEANUP_LIMIT;
     let deleted = 0;
     let more = false;
-    for (const db of [...this.dbs.values()]) {
+    for (const db of [...this.databases().values()]) {
       if (budget <= 0) {
         more = true;
         break;
@@ -501,7 +501,7 @@ export class LmdbStorageEngine implements StorageEngine {
 }
 
 function cleanupDatabase(tx: Transaction, cutoff: number, limit: number): CleanupResult {
-  const { logDb, appliedDb, tombstoneDb } = tx.db;
+  const { logDb, tombstoneDb } = tx.db;
   let deleted = 0;
   let trimmedTo = 0;
   // Keys are read from committed data; entries this old are never pending.
@@ -512,10 +512,6 @@ function cleanupDatabase(tx: Transaction, cutoff: number, limit: number): Cleanu
   }
   // Replication senders compare cursors with this to know the log can no longer serve them.
   if (trimmedTo > 0) tx.putMeta(LOG_TRIMMED_META_KEY, trimmedTo);
-  for (const key of Array.from(appliedDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
-    tx.writes.remove(appliedDb, key);
-    deleted++;
-  }
   for (const key of Array.from(tombstoneDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
     const [version, table, id] = key as [number, string, PrimaryKey];
     const t = tx.table(table);
@@ -610,7 +606,7 @@ function storedBytes(stats: unknown): number {
   return ((s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0)) * (s.pageSize ?? 0);
 }
 
-function searchSource(db: Database, t: TableRuntime): SearchSource {
+function searchSource(t: TableRuntime): SearchSource {
   const { primary, index } = t.handles;
   return {
     primaryKey: t.def.primaryKey,
@@ -620,10 +616,7 @@ function searchSource(db: Database, t: TableRuntime): SearchSource {
     primaryKeys: (start) => primary.getKeys(start === undefined ? {} : { start }),
     indexEntries: (attribute, start) => {
       const from = start === undefined ? [attribute] : [attribute, start];
-      const keys = index.getKeys({ start: from, end: [attribute, MAX_KEY_ELEMENT] });
-      // Committed changes not yet written into the index are merged in (index-backlog.ts).
-      if (db.backlog.has(t.def.name, attribute)) return db.backlog.merge(t.def.name, attribute, from, keys);
-      return keys.map((key) => {
+      return index.getKeys({ start: from, end: [attribute, MAX_KEY_ELEMENT] }).map((key) => {
         const k = key as [string, string | number | boolean, PrimaryKey];
         return [k[1], k[2]] as const;
       });

@@ -1,6 +1,10 @@
 /**
  * The storage plugin: provides StorageEngine (LMDB, one environment per
  * database) and runs the transaction-log/tombstone retention.
+ *
+ * The engine object is bound at register time (no I/O) so other plugins can
+ * resolve and hold it early; it opens LMDB in onStart, and calls made before
+ * that fail with a clear error.
  */
 import { definePlugin } from '../../kernel/index.js';
 import { NodeIdentity } from '../identity/tokens.js';
@@ -16,30 +20,23 @@ export default definePlugin<StorageConfig>({
   manifest: { name: 'storage', version: '0.1.0', provides: [StorageEngine], requires: [NodeIdentity] },
   config: parseStorageConfig,
   register(ctx) {
-    let engine: LmdbStorageEngine | undefined;
-    let retention: RetentionScheduler | undefined;
-    const requireEngine = (): LmdbStorageEngine => {
-      if (!engine) throw new Error('storage engine used before the storage plugin started');
-      return engine;
-    };
-    ctx.provide(StorageEngine, { useFactory: () => requireEngine() });
+    const logger = ctx.logger;
+    const engine = new LmdbStorageEngine({
+      path: ctx.config.path,
+      nodeName: ctx.resolve(NodeIdentity).name,
+      auditRetentionMs: ctx.config.auditRetentionMs,
+      logger,
+    });
+    const retention = new RetentionScheduler(engine, cleanupInterval(ctx.config.auditRetentionMs), logger);
+    ctx.provide(StorageEngine, { useValue: engine });
     ctx.lifecycle.onStart(async () => {
-      const logger = ctx.logger;
-      const opened = new LmdbStorageEngine({
-        path: ctx.config.path,
-        nodeName: ctx.resolve(NodeIdentity).name,
-        auditRetentionMs: ctx.config.auditRetentionMs,
-        logger,
-      });
-      await opened.open();
-      engine = opened;
-      retention = new RetentionScheduler(opened, cleanupInterval(ctx.config.auditRetentionMs), logger);
+      await engine.open();
       retention.start();
-      logger.info('storage opened', { path: ctx.config.path, databases: opened.listDatabases() });
+      logger.info('storage opened', { path: ctx.config.path, databases: engine.listDatabases() });
     });
     ctx.lifecycle.onStop(async () => {
-      await retention?.stop();
-      await engine?.close();
+      await retention.stop();
+      await engine.close();
     });
   },
 });

@@ -53,5 +53,6 @@ export const createSystemTables = (): TableDefinition[] =>
     primaryKey,
     attributes: dynamicTableAttributes(primaryKey),
     schemaDefined: false,
-    replicate: true,
+    // Certificates are per node (the peer's CA reaches others through hdb_nodes.ca).
+    replicate: name !== 'hdb_certificate',
   }));

@@ -97,7 +97,7 @@ export interface MetaWriter {
 }
 
 export interface ApplyRemoteResult {
-  /** false when the transaction was already applied (idempotent re-delivery). */
+  /** false when it changed no record (a re-delivery, or every op lost to newer writes): nothing was logged. */
   readonly applied: boolean;
   /** Local log seq of the entry written for it (undefined when nothing changed). */
   readonly seq?: number;
@@ -147,6 +147,10 @@ export type SchemaEvent =
  * Errors: methods throw OperationError (kernel) with Harper's messages and
  * statuses: `database 'x' does not exist`, `Table 'db.t' does not exist`,
  * `database 'x' already exists`, `Table 't' already exists in 'db'`.
+ *
+ * The engine can be resolved and held from register() on; it opens when the
+ * storage plugin starts. Until then (and after it stops) every method but
+ * onCommit/onSchemaChange throws a 503 saying the engine is not open.
  */
 export interface StorageEngine {
   readonly nodeName: string;
@@ -192,18 +196,19 @@ export interface StorageEngine {
    * Applies another node's transaction atomically (all its records or none):
    * keeps origin and version, resolves conflicts per record (newer wins;
    * equal version → greater node name wins; older put/delete dropped; older
-   * patch merged per attribute), appends to the local log with its origin,
-   * advances the clock past `version`, and is idempotent. `extra` runs in the
-   * same LMDB transaction (e.g. persisting a replication cursor).
+   * patch merged per attribute), appends the ops of the records it changed
+   * to the local log with its origin (no entry when none changed), advances
+   * the clock past `version`, and is idempotent: applying it again changes
+   * and logs nothing. `extra` runs in the same LMDB transaction (e.g.
+   * persisting a replication cursor), also when nothing changed.
    */
   applyRemote(database: string, txn: RemoteTransaction, extra?: (writer: MetaWriter) => void): Promise<ApplyRemoteResult>;
   /**
    * Merges a snapshot of one table (an initial copy batch) in ONE transaction:
    * each entry is applied by its own (version, origin) — a put, or a delete for
-   * a tombstone — under the same per-record conflict rules, WITHOUT the
-   * applied-transaction check of applyRemote (a copy record carries the stamp
-   * of the transaction that last wrote it, which may also have written records
-   * not in this batch). Entries the record already reflects (same newest
+   * a tombstone — under the same per-record conflict rules (a copy record
+   * carries the stamp of the transaction that last wrote it, which may also
+   * have written records not in this batch). Entries the record already reflects (same newest
    * stamp) or that lose the merge change nothing. Changed entries are appended
    * to the local log grouped by (origin, version) so relays forward them.
    * Never deletes records missing from the snapshot. With no entries only

@@ -2,13 +2,12 @@
  * One job's view of its database (database.ts runs jobs). Reads see the
  * job's own writes, then those of jobs not committed yet, then LMDB; writes
  * are buffered (write-set.ts) with values encoded, and become visible to
- * later jobs only once the job finished without throwing (install). Index
- * changes are journaled or written at finish() (index-backlog.ts).
+ * later jobs only once the job finished without throwing (install).
  */
 import type { Database as LmdbDatabase, Key } from 'lmdb';
+import { isDeepStrictEqual } from 'node:util';
 import { OperationError } from '../../kernel/index.js';
 import type { Database } from './database.js';
-import type { IndexChanges } from './index-backlog.js';
 import { assertAttributeName, indexKeyValue, indexKeyValues } from './keys.js';
 import { isLive, mergeOperation, type RecordState, type Stamp } from './record-state.js';
 import { encodeEpoch, encodeTableStats, EPOCH_KEY, tableStatsKey } from './stats-codec.js';
@@ -16,21 +15,22 @@ import { buildRuntime, tableNotFound, type TableRuntime } from './table-runtime.
 import type { AttributeDefinition, DataRecord, PrimaryKey, SchemaEvent, TableDefinition, TxnEntry, TxnOperation } from './tokens.js';
 import { assertKeyFits, encoded, NIL, WriteSet } from './write-set.js';
 
-/** A job with at least this many index changes writes them into the index directly (index-backlog.ts). */
-const DIRECT_INDEX_CHANGES = 256;
+/** One record's states around a remote transaction (applyTransaction). */
+interface MergedRecord {
+  readonly before: RecordState | undefined;
+  after: RecordState | undefined;
+  changed: boolean;
+}
 
 /** readState's answer when a job did not write the record. */
 const NOT_WRITTEN = Symbol('not written');
-
-const hasStamp = (stamps: readonly Stamp[], stamp: Stamp): boolean =>
-  stamps.some((s) => s.version === stamp.version && s.origin === stamp.origin);
 
 /** Meta keys are arrays of strings and numbers: JSON tells [1] from ['1']. */
 export const metaId = (key: readonly (string | number)[]): string => JSON.stringify(key);
 
 /**
  * Changed tables are drafts until install(); `inTxn` jobs (exclusive) run
- * inside the LMDB write transaction and write the index directly.
+ * inside the LMDB write transaction.
  */
 export class Transaction {
   readonly events: SchemaEvent[] = [];
@@ -42,22 +42,6 @@ export class Transaction {
   private readonly schemaChanged = new Set<string>();
   /** This job's record states (undefined: removed), so it reads its own writes. */
   private readonly records = new Map<LmdbDatabase<RecordState, PrimaryKey>, Map<PrimaryKey, RecordState | undefined>>();
-  /** Stamps of the transactions this job logged or marked applied. */
-  readonly applied: Stamp[] = [];
-  /**
-   * This job's index changes, journaled or written at finish(): the table,
-   * the [attribute, value, id] key and whether it is added (parallel arrays).
-   */
-  private readonly changeTables: TableRuntime[] = [];
-  private readonly changeKeys: [string, string | number | boolean, PrimaryKey][] = [];
-  private readonly changeAdds: boolean[] = [];
-  /** The journaled form of the changes (index-backlog.ts), once journaled. */
-  private journal: IndexChanges | undefined;
-  /** The changes went to the journal under this tag (the job's epoch). */
-  journaledAs: number | undefined;
-  /** The backlog this job writes into the index (claimBacklog, large jobs, exclusive jobs). */
-  private claimed: { readonly upTo: number; readonly previous: number } | undefined;
-  private claimAll = false;
   private readonly meta = new Map<string, { readonly value: unknown }>();
   private seq?: number;
 
@@ -157,9 +141,41 @@ export class Transaction {
   }
 
   /**
-   * Merges one operation into the stored record (record-state.ts rules),
-   * keeping indexes, tombstones and counters exact. Returns false when the
-   * operation was older than the stored state.
+   * Applies the operations of one remote transaction (stamped `stamp`) and
+   * returns those on the records it changed. Each record's operations are
+   * merged in order from its current state; a record whose final state equals
+   * its current one (the transaction was applied before, or lost every merge
+   * to newer writes) is neither written nor returned. The merge rules make
+   * this exact: re-applying a transaction's operations to a state that
+   * includes them yields the same state (record-state.ts).
+   */
+  applyTransaction(ops: readonly TxnOperation[], stamp: Stamp): TxnOperation[] {
+    const records = new Map<string, Map<PrimaryKey, MergedRecord>>();
+    for (const op of ops) {
+      const t = this.requireTable(op.table, 400);
+      let byId = records.get(op.table);
+      if (!byId) records.set(op.table, (byId = new Map()));
+      let record = byId.get(op.id);
+      if (!record) {
+        const before = this.readState(t, op.id);
+        byId.set(op.id, (record = { before, after: before, changed: false }));
+      }
+      record.after = mergeOperation(record.after, op, stamp, t.def.primaryKey) ?? record.after;
+    }
+    for (const [table, byId] of records) {
+      for (const [id, record] of byId) {
+        const { before, after } = record;
+        if (after === undefined || before === after || isDeepStrictEqual(before, after)) continue;
+        record.changed = true;
+        this.writeState(this.requireTable(table, 400), id, before, after, stamp.version, after.d);
+      }
+    }
+    return ops.filter((op) => records.get(op.table)!.get(op.id)!.changed);
+  }
+
+  /**
+   * Merges one operation into the stored record (record-state.ts rules).
+   * Returns false when the operation was older than the stored state.
    */
   applyOperation(op: TxnOperation, stamp: Stamp): boolean {
     const before = this.requireTable(op.table, 400);
@@ -170,13 +186,29 @@ export class Transaction {
   applyOperationTo(before: TableRuntime, prev: RecordState | undefined, op: TxnOperation, stamp: Stamp): boolean {
     const next = mergeOperation(prev, op, stamp, before.def.primaryKey);
     if (!next) return false;
-    const t = this.ensureAttributes(before, op.value);
-    this.putState(t, op.id, next);
-    this.updateIndexes(t, op.id, prev?.d ?? null, next.d);
-    if (prev && prev.d === null) this.writes.remove(this.db.tombstoneDb, [prev.bv, op.table, op.id]);
-    if (next.d === null) this.writes.putEncoded(this.db.tombstoneDb, [next.bv, op.table, op.id], NIL);
-    this.updateStats(op.table, (isLive(next) ? 1 : 0) - (isLive(prev) ? 1 : 0), stamp.version);
+    this.writeState(before, op.id, prev, next, stamp.version, op.value);
     return true;
+  }
+
+  /**
+   * Writes a record's new state, keeping the table's attributes (those
+   * `values` brings), its indexes, tombstones and counters exact.
+   */
+  private writeState(
+    before: TableRuntime,
+    id: PrimaryKey,
+    prev: RecordState | undefined,
+    next: RecordState,
+    version: number,
+    values: DataRecord | null | undefined,
+  ): void {
+    const t = this.ensureAttributes(before, values ?? undefined);
+    const table = t.def.name;
+    this.putState(t, id, next);
+    this.updateIndexes(t, id, prev?.d ?? null, next.d);
+    if (prev && prev.d === null) this.writes.remove(this.db.tombstoneDb, [prev.bv, table, id]);
+    if (next.d === null) this.writes.putEncoded(this.db.tombstoneDb, [next.bv, table, id], NIL);
+    this.updateStats(table, (isLive(next) ? 1 : 0) - (isLive(prev) ? 1 : 0), version);
   }
 
   /** Removes a record outright (retention of old tombstones). */
@@ -220,101 +252,17 @@ export class Transaction {
   }
 
   private change(t: TableRuntime, key: [string, string | number | boolean, PrimaryKey], add: boolean): void {
-    this.changeTables.push(t);
-    this.changeKeys.push(key);
-    this.changeAdds.push(add);
+    if (add) this.writes.putEncoded(t.handles.index, key, NIL);
+    else this.writes.remove(t.handles.index, key);
   }
 
-  /** Makes this job a backlog writer (the applier). */
-  claimBacklog(): void {
-    this.claimAll = true;
-  }
-
-  /** Exclusive jobs: writes the whole backlog into the index now, inside the running transaction. */
-  applyBacklogNow(): void {
-    if (this.db.backlog.isEmpty) return;
-    const pre = new WriteSet();
-    this.claimInto(pre);
-    pre.flush();
-  }
-
-  /** A writer's claim that did not commit goes back to the backlog. */
-  unclaim(): void {
-    if (this.claimed) this.db.backlog.release(this.claimed.previous);
-    this.claimed = undefined;
-  }
-
-  /** Claims the backlog and buffers its changes (oldest first, in key order) and journal deletions. */
-  private claimInto(writes: WriteSet): void {
-    const { changes, tags, upTo, previous } = this.db.backlog.claim();
-    this.claimed = { upTo, previous };
-    for (const c of changes) {
-      const t = this.table(c.table);
-      // A table dropped since (an exclusive job) took its backlog with it.
-      if (!t) continue;
-      if (c.add) writes.putEncoded(t.handles.index, [c.attribute, c.value, c.id], NIL);
-      else writes.remove(t.handles.index, [c.attribute, c.value, c.id]);
-    }
-    for (const tag of tags) writes.remove(this.db.indexLogDb, tag);
-  }
-
-  /** Buffers this job's own index changes as index writes. */
-  private writeIndexChanges(): void {
-    const { changeTables, changeKeys, changeAdds } = this;
-    for (let i = 0; i < changeKeys.length; i++) {
-      const index = changeTables[i]!.handles.index;
-      if (changeAdds[i]) this.writes.putEncoded(index, changeKeys[i]!, NIL);
-      else this.writes.remove(index, changeKeys[i]!);
-    }
-    this.dropChanges();
-  }
-
-  /** The changes are in the write set now (or journaled): do not keep them alive until commit. */
-  private dropChanges(): void {
-    this.changeTables.length = this.changeKeys.length = this.changeAdds.length = 0;
-  }
-
-  /** The changes in the journal's flat form. */
-  private journalForm(): IndexChanges {
-    const out: IndexChanges = [];
-    for (let i = 0; i < this.changeKeys.length; i++) {
-      const [attr, value, id] = this.changeKeys[i]!;
-      out.push(this.changeTables[i]!.def.name, attr, value, id, this.changeAdds[i] ? 1 : 0);
-    }
-    return out;
-  }
-
-
-
-  /**
-   * True when the transaction with this stamp was applied here (or is being
-   * committed). `ownOrigin`: the stamp's origin is this node, whose local
-   * transactions are known by their log entry (seq = version), not a marker.
-   */
-  wasApplied(stamp: Stamp, ownOrigin: boolean): boolean {
-    if (hasStamp(this.applied, stamp) || this.db.pendingJobs.some((job) => hasStamp(job.applied, stamp))) return true;
-    if (this.db.appliedDb.get([stamp.version, stamp.origin]) !== undefined) return true;
-    if (!ownOrigin) return false;
-    const entry = this.db.logDb.get(stamp.version);
-    return entry !== undefined && entry.origin === stamp.origin && entry.version === stamp.version;
-  }
-
-  /** Appends a log entry; local writes use their version as seq (which marks them applied). */
+  /** Appends a log entry (local writes use their version as seq). */
   appendLog(seq: number, stamp: Stamp, ops: readonly TxnOperation[]): TxnEntry {
     const entry: TxnEntry = { seq, origin: stamp.origin, version: stamp.version, ops };
     this.writes.put(this.db.logDb, seq, { origin: stamp.origin, version: stamp.version, ops });
-    if (seq === stamp.version) this.applied.push(stamp);
     this.seq = this.seq === undefined ? seq : Math.max(this.seq, seq);
     this.entries.push(entry);
     return entry;
-  }
-
-  /** Records a remote transaction as applied (re-delivery is then skipped). */
-  markApplied(stamp: Stamp, seq: number | undefined): void {
-    const key: Key = [stamp.version, stamp.origin];
-    assertKeyFits(key);
-    this.writes.put(this.db.appliedDb, key, seq ?? 0);
-    this.applied.push(stamp);
   }
 
   putMeta(key: readonly (string | number)[], value: unknown): void {
@@ -351,24 +299,6 @@ export class Transaction {
         this.writes.put(this.db.schemaDb, name, { primaryKey, attributes, schemaDefined, replicate });
       } else this.writes.remove(this.db.schemaDb, name);
     }
-    // Small jobs journal their index changes; large ones (with nothing older in flight to overtake)
-    // and writers of the backlog write into the index (index-backlog.ts).
-    const count = this.changeKeys.length;
-    const direct =
-      nextEpoch === undefined ||
-      this.claimAll ||
-      (count >= DIRECT_INDEX_CHANGES && !this.db.pendingJobs.some((job) => job.journaledAs !== undefined));
-    if (!direct && count > 0) {
-      this.journaledAs = nextEpoch - 1;
-      this.journal = this.journalForm();
-      this.writes.put(this.db.indexLogDb, this.journaledAs, this.journal);
-      this.dropChanges();
-    }
-    // Nothing below can throw: a claimed backlog must be written.
-    if (direct) {
-      if (nextEpoch !== undefined && !this.db.backlog.isEmpty) this.claimInto(this.writes);
-      this.writeIndexChanges();
-    }
     if (nextEpoch !== undefined && this.writes.size > 0) {
       this.writes.putEncoded(this.db.statsDb, EPOCH_KEY, encoded(encodeEpoch(nextEpoch, Math.max(this.db.issuedSeq, this.seq ?? 0))));
     }
@@ -393,10 +323,8 @@ export class Transaction {
     if (i >= 0) pending.splice(i, 1);
   }
 
-  /** Once durable (in commit order): the job's log entries and index changes are committed. */
+  /** Once durable (in commit order): the job's log entries are committed. */
   committed(): void {
     if (this.seq !== undefined && this.seq > this.db.lastSeq) this.db.lastSeq = this.seq;
-    if (this.journaledAs !== undefined) this.db.backlog.add(this.journaledAs, this.journal!);
-    if (this.claimed) this.db.backlog.committed(this.claimed.upTo);
   }
 }

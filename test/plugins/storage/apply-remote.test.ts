@@ -120,14 +120,71 @@ test('equal versions: the greater node name wins in either order', async () => {
   }
 });
 
-test('an older put is dropped (applied, nothing logged)', async () => {
+test('an older put is dropped (nothing changed, nothing logged)', async () => {
   await withDev(async (engine) => {
     await engine.applyRemote('dev', put('node-b', V + 10, 1, { name: 'new' }));
     const r = await engine.applyRemote('dev', put('node-c', V, 1, { name: 'old' }));
-    assert.deepEqual(r, { applied: true });
+    assert.deepEqual(r, { applied: false });
     assert.equal(engine.get('dev', 'dog', [1])[0]?.name, 'new');
     assert.equal(engine.readLog('dev').length, 1);
-    assert.deepEqual(await engine.applyRemote('dev', put('node-c', V, 1, { name: 'old' })), { applied: false });
+  });
+});
+
+test('re-delivery is a no-op for data and log, also when concurrent and after a restart', async () => {
+  const t = await openTempEngine({ nodeName: 'node-a' });
+  try {
+    await t.engine.createDatabase('dev');
+    await t.engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    const txn: RemoteTransaction = {
+      origin: 'node-b',
+      version: V,
+      ops: [
+        { table: 'dog', op: 'put', id: 1, value: { id: 1, name: 'Rex', tags: ['a', 'b'], owner: { name: 'Kyle' } } },
+        { table: 'dog', op: 'patch', id: 1, value: { age: 3 } },
+        { table: 'dog', op: 'delete', id: 2 },
+        { table: 'dog', op: 'patch', id: 3, value: { name: 'patched into nothing' } },
+      ],
+    };
+    // Two deliveries in flight at once (the second reads the first's uncommitted state).
+    const [first, second] = await Promise.all([t.engine.applyRemote('dev', txn), t.engine.applyRemote('dev', txn)]);
+    assert.equal(first.applied, true);
+    assert.deepEqual(second, { applied: false });
+    const stateAfterFirst = () => ({ dog: t.engine.scanEntries('dev', 'dog'), log: t.engine.readLog('dev'), stats: t.engine.tableStats('dev', 'dog').recordCount });
+    const expected = stateAfterFirst();
+    assert.equal(expected.log.length, 1);
+    assert.equal(expected.stats, 2);
+
+    const engine = await t.reopen();
+    const seen: TxnEntry[] = [];
+    engine.onCommit((_db, e) => seen.push(e));
+    assert.deepEqual(await engine.applyRemote('dev', txn, (w) => w.putMeta(['cursor'], 7)), { applied: false });
+    assert.deepEqual(stateAfterFirst(), expected);
+    assert.deepEqual(seen, [], 'nothing is committed to the log, so nothing is forwarded');
+    assert.equal(engine.getMeta('dev', ['cursor']), 7);
+    assert.deepEqual(engine.search('dev', 'dog', { conditions: [{ attribute: 'tags', comparator: 'equals', value: 'b' }] }).map((r) => r.id), [1]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a partial copy of a transaction does not shadow the full transaction; only changed records are logged', async () => {
+  await withDev(async (engine) => {
+    const txn: RemoteTransaction = {
+      origin: 'node-b',
+      version: V,
+      ops: [
+        { table: 'dog', op: 'put', id: 1, value: { id: 1, name: 'one' } },
+        { table: 'dog', op: 'put', id: 2, value: { id: 2, name: 'two' } },
+      ],
+    };
+    // A relay's initial copy delivered record 1 with the transaction's stamp, record 2 not yet.
+    await engine.applySnapshot('dev', 'dog', [{ id: 1, version: V, origin: 'node-b', value: { id: 1, name: 'one' } }]);
+    const r = await engine.applyRemote('dev', txn);
+    assert.equal(r.applied, true);
+    assert.deepEqual(engine.get('dev', 'dog', [1, 2]), [{ id: 1, name: 'one' }, { id: 2, name: 'two' }]);
+    const log = engine.readLog('dev');
+    assert.equal(log.length, 2);
+    assert.deepEqual(log[1], { seq: r.seq, origin: 'node-b', version: V, ops: [txn.ops[1]] });
   });
 });
 

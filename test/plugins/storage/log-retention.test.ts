@@ -44,7 +44,7 @@ test('retention removes old log entries and old tombstones in bounded passes, ke
     assert.equal(engine.scanEntries('dev', 'dog').length, 7);
 
     const now = 5_000_500;
-    // Expired: 12 log entries and 6 tombstones (a local transaction's log entry is its applied marker).
+    // Expired: 12 log entries and 6 tombstones.
     const passes: { deleted: number; more: boolean }[] = [];
     for (let i = 0; i < 20; i++) {
       const r = await engine.cleanupExpired({ now, maxDeletes: 10 });
