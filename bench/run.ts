@@ -1,188 +1,309 @@
 /**
- * `npm run bench`: single-record insert (concurrency 8, keep-alive), bulk
- * insert in batches of 1000, and search_by_id (concurrency 8) against a real
- * Plexus node, and the same against a bare node:http + LMDB server (the
- * ceiling), on distinct loopback addresses. Each workload runs in rounds that
- * alternate between the two servers, so both see the same machine conditions
- * (disk-flush latency varies a lot between runs on a VM); the ratio reported
- * is the median of the per-round ratios. Prints throughput and p50/p99.
+ * The benchmark harness, one program behind two scripts:
+ *   npm run bench                    Plexus alone, plus the bare node:http + LMDB ceiling
+ *   npm run bench:compare [-- --tls] the same against Harper 4.7.29 (installed into a cache
+ *                                    folder on first use), side by side, with ratios
+ * Options: --compare, --tls (afterwards, the replication workloads once more over wss:// on
+ * both), --cpu-prof <dir> (Plexus nodes run under `node --cpu-prof`).
+ * Addresses: Plexus 127.0.9.1–3, the ceiling 127.0.9.9, Harper 127.0.19.1–3.
+ * Prints one table and writes bench/results/<bench|compare>.json (see report.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { op, startNode } from '../test/helpers/node-process.js';
-import { percentile, runLoad, type LoadResult } from './http-load.js';
+import { installHarper, HARPER_VERSION } from './harper-install.js';
+import { HttpClient } from './http-load.js';
+import { BenchNode, type NodeOptions, type System } from './nodes.js';
+import { assertFree, startProcess, stopAll, stopProcess } from './processes.js';
+import {
+  addNode, bulkWrite, COPY_DB, createTable, measureCatchUp, measureFullCopy, measureLag, REPL_DB, SYNC_DEADLINE_MS, waitReplicating, type LagResult,
+} from './replication.js';
+import { figureOf, finishRow, harperReference, printTable, writeResults, type Figure, type Row, type Target } from './report.js';
+import { createTables, DATABASE, runThroughput } from './throughput.js';
 
-const PLEXUS = '127.0.9.1';
-const BARE = '127.0.9.2';
-const BARE_PORT = 9990;
-/** Harper 4.7.29 on this machine kind (from the issue). */
-const HARPER = { single: 940, bulk: 6700, read: 2800 };
-/** Rounds per workload and server; the limits below are per round. */
-const ROUNDS = 3;
-const SINGLE = { requests: 10_000, maxSeconds: 4 };
-const BULK = { batches: 34, size: 1000, maxSeconds: 10 };
-const READS = { requests: 20_000, maxSeconds: 4 };
+const ADDRESSES: Record<System, readonly [string, string, string]> = {
+  plexus: ['127.0.9.1', '127.0.9.2', '127.0.9.3'],
+  harper: ['127.0.19.1', '127.0.19.2', '127.0.19.3'],
+};
+const BARE = '127.0.9.9';
+const LAG_RATE = 500;
+const LAG_SECONDS = 10;
+const LAG_WARMUP_SECONDS = 2;
+const MAX_RATE_SECONDS = 5;
+const CATCH_UP_RECORDS = 50_000;
+const COPY_RECORDS = 100_000;
 
-const password = 'bench-password';
-const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+const argv = process.argv.slice(2);
+const compare = argv.includes('--compare');
+const tls = argv.includes('--tls');
+const cpuProfIndex = argv.indexOf('--cpu-prof');
+const cpuProfDir = cpuProfIndex >= 0 ? argv[cpuProfIndex + 1] : undefined;
 
-async function startBare(dbPath: string): Promise<ChildProcess> {
-  const script = join(dirname(fileURLToPath(import.meta.url)), 'bare-server.js');
-  const child = spawn(process.execPath, [script, BARE, String(BARE_PORT), dbPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('bare server did not start within 10 s')), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
-  });
-  return child;
-}
+const started = performance.now();
+const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
-interface Combined {
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly errors: number;
-}
+/** Per-system figures, keyed by row name. */
+type Figures = Map<string, Figure>;
 
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0;
+const ROWS: readonly { name: string; unit: string; better: 'higher' | 'lower' }[] = [
+  { name: 'single-record insert, c=8', unit: 'req/s', better: 'higher' },
+  { name: 'bulk insert, batches of 100', unit: 'records/s', better: 'higher' },
+  { name: 'bulk insert, batches of 1000', unit: 'records/s', better: 'higher' },
+  { name: 'search_by_id, c=8', unit: 'req/s', better: 'higher' },
+  { name: 'search_by_value (indexed), c=8', unit: 'req/s', better: 'higher' },
+];
+const lagRows = (suffix: string) =>
+  ['p50', 'p90', 'p99'].map((p) => ({ name: `replication lag ${p}, ${suffix}`, unit: 'ms', better: 'lower' as const }));
+const replicationRows = (variant: string) => [
+  ...lagRows(`${LAG_RATE} w/s${variant}`),
+  ...lagRows(`max rate${variant}`),
+  { name: `catch-up ${CATCH_UP_RECORDS / 1000}k, restart → complete${variant}`, unit: 's', better: 'lower' as const },
+  { name: `catch-up ${CATCH_UP_RECORDS / 1000}k, API ready → complete${variant}`, unit: 's', better: 'lower' as const },
+  { name: `full copy ${COPY_RECORDS / 1000}k to a fresh node${variant}`, unit: 's', better: 'lower' as const },
+];
+const NODE_ROWS = [
+  { name: 'start-up of a fresh node (spawn → API answers)', unit: 's', better: 'lower' as const },
+  { name: 'RSS idle, node A', unit: 'MiB', better: 'lower' as const },
+  { name: 'RSS idle, node B', unit: 'MiB', better: 'lower' as const },
+  { name: 'RSS after load, node A', unit: 'MiB', better: 'lower' as const },
+  { name: 'RSS after load, node B', unit: 'MiB', better: 'lower' as const },
+];
 
-/** Median throughput of the rounds (× `scale`), latency percentiles over all their requests. */
-function combine(rounds: readonly LoadResult[], scale = 1): Combined {
-  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  return {
-    perSecond: median(rounds.map((r) => r.perSecond)) * scale,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    errors: rounds.reduce((n, r) => n + r.errors, 0),
-  };
-}
-
-interface Row {
-  readonly name: string;
-  readonly plexus: Combined;
-  readonly ceiling: Combined;
-  /** Median of the per-round plexus/ceiling throughput ratios. */
-  readonly ratio: number;
-  readonly harper: number;
-  /** Requests completed per round: [plexus, ceiling]. */
-  readonly counts: readonly (readonly [number, number])[];
-}
-
-/** Runs both servers' loads in alternating order, ROUNDS times. */
-async function compare(
-  name: string,
-  harper: number,
-  plexus: (round: number) => Promise<LoadResult>,
-  ceiling: (round: number) => Promise<LoadResult>,
-  scale = 1,
-): Promise<Row> {
-  const p: LoadResult[] = [];
-  const c: LoadResult[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    if (round % 2 === 0) {
-      p.push(await plexus(round));
-      c.push(await ceiling(round));
-    } else {
-      c.push(await ceiling(round));
-      p.push(await plexus(round));
-    }
+function targetOf(row: Row): Target | undefined {
+  const atLeast = (v: number | undefined, min: number, text: string): Target => ({ text, met: v === undefined ? undefined : v >= min });
+  const atMost = (v: number | undefined, max: number, text: string): Target => ({ text, met: v === undefined ? undefined : v <= max });
+  const p = row.plexus && !row.plexus.failed ? row.plexus.value : undefined;
+  if (row.name.startsWith('single-record insert') || row.name.startsWith('search_by_id')) return atLeast(row.ofCeiling, 0.8, '≥ 80% of ceiling');
+  if (row.name.startsWith('bulk insert')) return atLeast(row.ratio, 10, '≥ 10× Harper');
+  if (row.name.startsWith(`replication lag p50, ${LAG_RATE} w/s`)) return atMost(p, 2, '≤ 2 ms');
+  if (row.name.startsWith(`replication lag p99, ${LAG_RATE} w/s`)) {
+    const met = p === undefined ? undefined : p <= 10 && (row.ratio === undefined || row.ratio <= 0.1);
+    return { text: '≤ 10 ms and ≤ 0.1× Harper', met };
   }
-  return {
-    name,
-    plexus: combine(p, scale),
-    ceiling: combine(c, scale),
-    ratio: median(p.map((r, i) => r.perSecond / c[i]!.perSecond)),
-    harper,
-    counts: p.map((r, i) => [r.requests, c[i]!.requests] as const),
-  };
+  // From API-ready is shown, not targeted: Harper catches up before its API answers, so its figure is ~0.
+  if (row.name.includes('restart → complete') || row.name.startsWith('full copy')) return atMost(row.ratio, 0.2, '≤ 0.2× Harper (≥ 5× rate)');
+  if (row.name.startsWith('RSS')) return atMost(row.ratio, 1 / 3, '≤ 1/3 Harper');
+  return undefined;
 }
 
-const fmt = (r: Combined) =>
-  `${r.perSecond.toFixed(0).padStart(8)}/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms${r.errors ? `  (${r.errors} errors)` : ''}`;
+const secondsFigure = (ms: number | undefined, records: number): Figure =>
+  ms === undefined
+    ? { value: Number.NaN, failed: `incomplete after ${SYNC_DEADLINE_MS / 1000} s` }
+    : { value: ms / 1000, detail: ms < 1 ? 'complete when timing started' : `${Math.round((records * 1000) / ms).toLocaleString('en-US')} records/s` };
+
+function lagFigures(into: Figures, suffix: string, lag: LagResult): void {
+  const detail = `${lag.writes} writes at ${lag.rate.toFixed(0)} w/s, max ${lag.max.toFixed(1)} ms${lag.errors ? `, ${lag.errors} write errors` : ''}${lag.missing ? `, ${lag.missing} never seen on B` : ''}`;
+  into.set(`replication lag p50, ${suffix}`, { value: lag.p50, detail });
+  into.set(`replication lag p90, ${suffix}`, { value: lag.p90 });
+  into.set(`replication lag p99, ${suffix}`, { value: lag.p99 });
+}
+
+/** Harper ignores some flags on a fresh root's first start: start, stop and start again. Returns the first start's time. */
+async function freshStart(node: BenchNode): Promise<number> {
+  const { readyMs } = await node.start();
+  if (node.options.system === 'harper') {
+    await node.stop();
+    await node.start();
+  }
+  return readyMs;
+}
+
+interface Env {
+  readonly work: string;
+  readonly harperBin?: string;
+}
+
+function makeNode(env: Env, system: System, index: 0 | 1 | 2, variant: 'ws' | 'wss'): BenchNode {
+  const options: NodeOptions = {
+    system,
+    name: `${system}-${variant}-${'abc'[index]}`,
+    address: ADDRESSES[system][index],
+    work: env.work,
+    tls: variant === 'wss',
+    ...(env.harperBin ? { harperBin: env.harperBin } : {}),
+    ...(cpuProfDir && system === 'plexus' ? { cpuProfDir } : {}),
+  };
+  return new BenchNode(options);
+}
+
+/**
+ * The replication workloads on a started 2-node pair (not yet joined); stops
+ * B, then times the full copy to a fresh node C. `fresh` collects start-up times.
+ */
+async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: 'ws' | 'wss', into: Figures, fresh: number[]): Promise<void> {
+  const system = a.options.system;
+  const suffix = variant === 'wss' ? ' (wss)' : '';
+  for (const table of ['lag', 'lagmax', 'catchup']) await createTable(a, REPL_DB, table);
+  log(`${system}${suffix}: add_node A → B`);
+  await addNode(a, b);
+  for (const table of ['lag', 'lagmax', 'catchup']) await waitReplicating(a, b, REPL_DB, table, 900_000_000);
+
+  // Warm-up: the first writes after add_node also pay for the new link's set-up.
+  await measureLag(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_WARMUP_SECONDS, idBase: 10_000_000 });
+  log(`${system}${suffix}: lag at ${LAG_RATE} w/s for ${LAG_SECONDS} s`);
+  lagFigures(into, `${LAG_RATE} w/s${suffix}`, await measureLag(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_SECONDS, idBase: 0 }));
+  log(`${system}${suffix}: lag at the highest rate (8 writers) for ${MAX_RATE_SECONDS} s`);
+  lagFigures(into, `max rate${suffix}`, await measureLag(a, b, { table: 'lagmax', seconds: MAX_RATE_SECONDS, idBase: 0 }));
+  if (variant === 'ws') {
+    into.set('RSS after load, node A', { value: a.rss() });
+    into.set('RSS after load, node B', { value: b.rss() });
+  }
+
+  log(`${system}${suffix}: catch-up of ${CATCH_UP_RECORDS} records written while B was stopped`);
+  // The probe written by waitReplicating is in the table too.
+  const catchUp = await measureCatchUp(a, b, 'catchup', CATCH_UP_RECORDS, 1);
+  into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, restart → complete${suffix}`, secondsFigure(catchUp.fromRestart, CATCH_UP_RECORDS));
+  into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, API ready → complete${suffix}`, secondsFigure(catchUp.fromReady, CATCH_UP_RECORDS));
+
+  // C copies from A alone (B stopped) and only the copy database (the others dropped).
+  await b.stop();
+  await a.client.op({ operation: 'drop_database', database: REPL_DB });
+  await createTable(a, COPY_DB, 'records');
+  log(`${system}${suffix}: writing ${COPY_RECORDS} records on A`);
+  await bulkWrite(a, COPY_DB, 'records', 0, COPY_RECORDS);
+  const c = makeNode(env, system, 2, variant);
+  fresh.push(await freshStart(c));
+  log(`${system}${suffix}: full copy to a fresh node C`);
+  into.set(`full copy ${COPY_RECORDS / 1000}k to a fresh node${suffix}`, secondsFigure(await measureFullCopy(a, c, 'records', COPY_RECORDS), COPY_RECORDS));
+  await c.stop();
+  await a.stop();
+}
 
 async function main(): Promise<void> {
+  // Other processes on the machine skew every figure: the load average is recorded with the results.
+  const loadBefore = loadavg()[0]!;
   const work = mkdtempSync(join(tmpdir(), 'plexus-bench-'));
-  const node = await startNode({ address: PLEXUS, rootPath: join(work, 'plexus'), adminPassword: password });
-  const bare = await startBare(join(work, 'bare'));
+  // On exit, whatever the path (Ctrl-C included), after the servers are stopped.
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  const notes: string[] = [];
+  const note = (text: string): void => {
+    notes.push(text);
+    console.error(text);
+  };
+  const errorText = (error: unknown): string => (error as Error).message.replace(/\s+/g, ' ').slice(0, 400);
+  const figures: Record<System, Figures> = { plexus: new Map(), harper: new Map() };
+  let throughputRows: Row[] = [];
+  let harperBin: string | undefined;
   try {
-    const plexusUrl = node.url;
-    const bareUrl = `http://${BARE}:${BARE_PORT}/`;
-    await op(plexusUrl, { operation: 'create_table', database: 'bench', table: 'single', primary_key: 'id' }, { username: 'admin', password });
-    await op(plexusUrl, { operation: 'create_table', database: 'bench', table: 'bulk', primary_key: 'id' }, { username: 'admin', password });
-    const record = (i: number) => ({ id: i, name: `name-${i}`, group: i % 100, score: i * 1.5 });
+    if (compare) {
+      const install = installHarper();
+      if (install.ok) harperBin = install.bin;
+      else note(`Harper ${HARPER_VERSION}: not available (${install.reason}); Plexus benchmarked alone`);
+    }
+    const env: Env = { work, ...(harperBin ? { harperBin } : {}) };
+    let systems: System[] = harperBin ? ['plexus', 'harper'] : ['plexus'];
 
-    // Warm-up both servers (JIT, connection pools).
-    await runLoad({ url: plexusUrl, concurrency: 8, requests: 1000, maxSeconds: 5, headers: auth,
-      body: (i) => JSON.stringify({ operation: 'search_by_id', database: 'bench', table: 'single', ids: [i], get_attributes: ['*'] }) });
-    await runLoad({ url: bareUrl, concurrency: 8, requests: 1000, maxSeconds: 5, body: (i) => JSON.stringify({ get: i }) });
+    await assertFree([
+      `${BARE}:9990`,
+      ...systems.flatMap((system) => ADDRESSES[system].flatMap((a) => [`${a}:9925`, `${a}:9926`, `${a}:9933`])),
+    ]);
+    const bareScript = join(dirname(fileURLToPath(import.meta.url)), 'bare-server.js');
+    const bare = await startProcess({
+      args: [bareScript, BARE, '9990', join(work, 'bare')],
+      logFile: join(work, 'bare.log'),
+      marker: 'listening',
+      deadlineMs: 10_000,
+    });
 
-    const rows: Row[] = [];
-    // Each round writes keys no earlier round used.
-    rows.push(
-      await compare(
-        'single insert (c=8)',
-        HARPER.single,
-        (round) =>
-          runLoad({ url: plexusUrl, concurrency: 8, ...SINGLE, headers: auth,
-            body: (i) => JSON.stringify({ operation: 'insert', database: 'bench', table: 'single', records: [record(round * SINGLE.requests + i)] }) }),
-        (round) => runLoad({ url: bareUrl, concurrency: 8, ...SINGLE, body: (i) => JSON.stringify({ put: record(round * SINGLE.requests + i) }) }),
-      ),
+    const pairs = {} as Record<System, [BenchNode, BenchNode]>;
+    const fresh: Record<System, number[]> = { plexus: [], harper: [] };
+    for (const system of systems) {
+      log(`${system}: starting nodes A and B`);
+      const a = makeNode(env, system, 0, 'ws');
+      const b = makeNode(env, system, 1, 'ws');
+      try {
+        fresh[system].push(await freshStart(a), await freshStart(b));
+      } catch (error) {
+        if (system === 'plexus') throw error;
+        note(`Harper ${HARPER_VERSION}: could not start (${errorText(error)}); Plexus benchmarked alone`);
+        await Promise.all([a.stop(), b.stop()]);
+        systems = ['plexus'];
+        break;
+      }
+      figures[system].set('RSS idle, node A', { value: a.rss() });
+      figures[system].set('RSS idle, node B', { value: b.rss() });
+      await createTables(a.client);
+      pairs[system] = [a, b];
+    }
+
+    const ceiling = new HttpClient(`http://${BARE}:9990/`, {}, 8);
+    throughputRows = await runThroughput(
+      { plexus: pairs.plexus[0].client, ceiling, ...(pairs.harper ? { harper: pairs.harper[0].client } : {}) },
+      log,
     );
+    ceiling.close();
+    await stopProcess(bare.child);
 
-    const batch = (b: number) => Array.from({ length: BULK.size }, (_, j) => record(b * BULK.size + j));
-    const bulkLoad = (url: string, body: (records: ReturnType<typeof batch>) => string, headers?: Record<string, string>) => (round: number) =>
-      runLoad({ url, concurrency: 2, requests: BULK.batches, maxSeconds: BULK.maxSeconds, ...(headers ? { headers } : {}),
-        body: (b) => body(batch(1_000 + round * BULK.batches + b)) });
-    rows.push(
-      await compare(
-        'bulk insert, records (batches of 1000)',
-        HARPER.bulk,
-        bulkLoad(plexusUrl, (records) => JSON.stringify({ operation: 'insert', database: 'bench', table: 'bulk', records }), auth),
-        bulkLoad(bareUrl, (records) => JSON.stringify({ bulk: records })),
-        BULK.size,
-      ),
-    );
+    for (const system of systems) {
+      const [a, b] = pairs[system];
+      try {
+        // The throughput tables would otherwise be part of B's initial copy.
+        await a.client.op({ operation: 'drop_database', database: DATABASE });
+        await replicationSuite(env, a, b, 'ws', figures[system], fresh[system]);
+      } catch (error) {
+        note(`${system}: replication workloads failed (${errorText(error)})`);
+        if (system === 'plexus') process.exitCode = 1;
+        await Promise.all([a.stop(), b.stop()]);
+      }
+      figures[system].set('start-up of a fresh node (spawn → API answers)', {
+        ...figureOf(fresh[system].map((ms) => ms / 1000)),
+        ...(system === 'harper' ? { detail: 'first start of an empty root, which includes its install step' } : {}),
+      });
+    }
 
-    // Round r wrote keys r·N … r·N + count − 1; read keys both servers have.
-    const written = rows[0]!.counts.map(([p, c]) => Math.max(1, Math.min(p, c)));
-    const readId = (i: number) => {
-      const round = i % ROUNDS;
-      return round * SINGLE.requests + ((i * 7919) % written[round]!);
-    };
-    rows.push(
-      await compare(
-        'search_by_id (c=8)',
-        HARPER.read,
-        () =>
-          runLoad({ url: plexusUrl, concurrency: 8, ...READS, headers: auth,
-            body: (i) => JSON.stringify({ operation: 'search_by_id', database: 'bench', table: 'single', ids: [readId(i)], get_attributes: ['*'] }) }),
-        () => runLoad({ url: bareUrl, concurrency: 8, ...READS, body: (i) => JSON.stringify({ get: readId(i) }) }),
-      ),
-    );
-
-    console.log(`\nPlexus benchmark — ${new Date().toISOString()} (${ROUNDS} alternating rounds per workload)\n`);
-    for (const { name, plexus, ceiling, ratio, harper } of rows) {
-      console.log(name);
-      console.log(`  plexus   ${fmt(plexus)}`);
-      console.log(`  ceiling  ${fmt(ceiling)}`);
-      console.log(`  plexus = ${(ratio * 100).toFixed(0)}% of ceiling, ${(plexus.perSecond / harper).toFixed(1)}x Harper 4.7.29 (${harper}/s)`);
+    if (tls) {
+      for (const system of systems) {
+        const a = makeNode(env, system, 0, 'wss');
+        const b = makeNode(env, system, 1, 'wss');
+        try {
+          log(`${system}: TLS variant`);
+          await freshStart(a);
+          await freshStart(b);
+          await replicationSuite(env, a, b, 'wss', figures[system], []);
+        } catch (error) {
+          note(`${system === 'plexus' ? 'Plexus' : 'Harper'} TLS: not available (${errorText(error)})`);
+        } finally {
+          await stopAll();
+        }
+      }
     }
   } finally {
-    bare.kill('SIGTERM');
-    await node.stop();
-    rmSync(work, { recursive: true, force: true });
+    await stopAll();
   }
+
+  const reference = compare ? undefined : harperReference();
+  const rows: Row[] = [];
+  const names = [...ROWS, ...replicationRows(''), ...(tls ? replicationRows(' (wss)') : []), ...NODE_ROWS];
+  for (const spec of names) {
+    const row: Row = throughputRows.find((r) => r.name === spec.name) ?? { ...spec };
+    const p = figures.plexus.get(spec.name);
+    const h = figures.harper.get(spec.name) ?? reference?.rows.get(spec.name);
+    if (p) row.plexus = p;
+    if (h && !row.harper) row.harper = h;
+    rows.push(finishRow(row, targetOf));
+  }
+
+  if (compare) notes.push(`Harper ${HARPER_VERSION}, THREADS_COUNT 1`);
+  if (reference) notes.push(`Harper figures are from bench/results/compare.json (${reference.date}), not this run`);
+  const command = `npm run ${compare ? 'bench:compare' : 'bench'}${tls ? ' -- --tls' : ''}`;
+  const date = new Date().toISOString();
+  const machine = `${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`;
+  printTable(`${command} — ${date}, ${machine}`, rows);
+  for (const note of notes) console.log(`note: ${note}`);
+  const paths = writeResults({
+    kind: compare ? 'compare' : 'bench',
+    date,
+    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: [loadBefore, loadavg()[0]!] },
+    command,
+    notes,
+    rows,
+  });
+  console.log(`\nresults: ${paths.join(', ')} (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
 }
 
-main().catch((error) => {
+main().catch(async (error) => {
   console.error(error);
+  await stopAll();
   process.exit(1);
 });
