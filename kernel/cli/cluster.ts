@@ -62,7 +62,8 @@ function startNode(root: string, address: string, password: string, extra: reado
     '--ROOTPATH', root,
     '--OPERATIONSAPI_NETWORK_PORT', `${address}:9925`,
     '--HTTP_PORT', `${address}:9926`,
-    '--REPLICATION_PORT', `${address}:9933`,
+    // A named node replicates on wss://<address>:9933 with mTLS (certificates cross-signed by add_node).
+    '--REPLICATION_HOSTNAME', address,
     '--HDB_ADMIN_USERNAME', ADMIN_USERNAME,
     '--HDB_ADMIN_PASSWORD', password,
     ...extra,
@@ -104,7 +105,8 @@ async function addNode(first: string, address: string, password: string): Promis
   const response = await fetch(`http://${first}:9925`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}` },
-    body: JSON.stringify({ operation: 'add_node', hostname: address, authorization: auth }),
+    // The peer's certificate comes from its own new CA: verify_tls false for this one exchange, as Harper's docs do.
+    body: JSON.stringify({ operation: 'add_node', hostname: address, verify_tls: false, authorization: auth }),
     signal: AbortSignal.timeout(JOIN_TIMEOUT_MS),
   });
   const body = await response.text();

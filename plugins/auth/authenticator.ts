@@ -13,6 +13,9 @@ import { TokenSigner } from './jwt.js';
 import { verifyAgainstDecoy, verifyPassword } from './password.js';
 import { assertTableAccess } from './permissions.js';
 
+/** Verifications of one login against a user row that keeps changing under it, before giving up. */
+const MAX_VERIFY_ATTEMPTS = 3;
+
 const mustLogin = (): OperationError => new OperationError(401, 'Must login');
 const loginFailed = (): OperationError => new OperationError(401, 'Login failed');
 
@@ -24,6 +27,8 @@ export interface SessionTokens {
 export class AuthService implements Authenticator {
   readonly directory: Directory;
   private readonly cache: CredentialCache;
+  /** Logins being verified, by credential digest: concurrent identical requests share one scrypt. */
+  private readonly verifying = new Map<string, Promise<Principal>>();
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -79,15 +84,33 @@ export class AuthService implements Authenticator {
     const key = credentialKey('basic', `${username}:${password}`);
     const cached = this.cache.get(key);
     if (cached) return cached;
+    // A burst after the cache was cleared (a replicated hdb_user row clears it) must not queue one scrypt per request.
+    let pending = this.verifying.get(key);
+    if (!pending) {
+      pending = this.verifyUncached(key, username, password).finally(() => this.verifying.delete(key));
+      this.verifying.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async verifyUncached(key: string, username: string, password: string): Promise<Principal> {
     const generation = this.cache.begin();
-    const user = this.directory.getUser(username);
-    const valid = user ? await verifyPassword(password, user.password) : await verifyAgainstDecoy(password);
-    // Re-read after the (slow) hash: the password may have changed meanwhile.
-    const current = valid ? this.directory.getUser(username) : undefined;
-    const principal = current?.password === user?.password ? this.principalOf(current) : undefined;
-    if (!principal) throw loginFailed();
-    this.cache.set(key, principal, generation);
-    return principal;
+    let user = this.directory.getUser(username);
+    // The row can change during the (slow) hash: alter_user, or a replicated row with a new salt.
+    // Decide on a row that stayed the same throughout; a changed row is verified again.
+    for (let attempt = 0; attempt < MAX_VERIFY_ATTEMPTS; attempt++) {
+      const valid = user ? await verifyPassword(password, user.password) : await verifyAgainstDecoy(password);
+      const current = this.directory.getUser(username);
+      if (current?.password !== user?.password) {
+        user = current;
+        continue;
+      }
+      const principal = valid ? this.principalOf(current) : undefined;
+      if (!principal) break;
+      this.cache.set(key, principal, generation);
+      return principal;
+    }
+    throw loginFailed();
   }
 
   assertTableAccess(principal: Principal | undefined, database: string, table: string, action: TableAction): void {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { KernelInfo, Logger } from '../../kernel/index.js';
 import type { BootstrapCredentials } from './config.js';
 import type { Directory } from './directory.js';
-import { keysDir, writePrivateFile } from './key-files.js';
+import { keysDir, writePrivateFile } from '../../kernel/index.js';
 import { hashPassword } from './password.js';
 
 export const SUPER_USER_ROLE = 'super_user';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { OperationError } from '../../kernel/index.js';
-import { keysDir, readOrCreatePrivateFile } from './key-files.js';
+import { keysDir, readOrCreatePrivateFile } from '../../kernel/index.js';
 
 export type TokenType = 'operation' | 'refresh';
 

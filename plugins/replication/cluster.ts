@@ -1,17 +1,23 @@
 /**
  * Cluster membership changes: add_node (one authenticated exchange with the
  * peer, then rows on both sides), update_node, remove_node, and the peer-side
- * add_node_back / remove_node_back those send.
+ * add_node_back / remove_node_back those send. With the certificate-authority
+ * plugin, add_node also cross-signs: this node sends a CSR and its CA, the peer
+ * signs the CSR with its CA and answers with the certificate and the CA behind
+ * its own, and each side records the other's CA in hdb_nodes (`ca`), which
+ * gossip spreads so every member trusts it.
  */
 import { OperationError, type Logger } from '../../kernel/index.js';
+import type { CertificateAuthority } from '../certificate-authority/tokens.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { NodeOperation } from './handshake.js';
 import type { PeerAuth } from './listener.js';
 import type { NodeRow, NodeStore } from './node-store.js';
 import type { NodeInput } from './operations/node-input.js';
 import { exchange } from './peer-client.js';
+import type { PeerTrust } from './peer-trust.js';
 import type { RetainedCredentials } from './retained-credentials.js';
-import { hostToUrl, urlHost } from './routes.js';
+import { hostToUrl, urlHost, type LocalEndpoint } from './routes.js';
 
 /** remove_node's notice to the peer is best effort: it must not hold the operation long. */
 const REMOVE_NOTICE_TIMEOUT_MS = 3000;
@@ -20,8 +26,11 @@ export interface ClusterDeps {
   readonly localNode: string;
   /** This node's URL; undefined when it has no replication listener or URL. */
   readonly selfUrl: string | undefined;
-  readonly localPort: number | undefined;
+  readonly local: LocalEndpoint | undefined;
   readonly localAddress: string | undefined;
+  /** Present with the certificate-authority plugin. */
+  readonly ca?: CertificateAuthority;
+  readonly trust?: PeerTrust;
   readonly nodes: NodeStore;
   readonly manager: ConnectionManager;
   readonly credentials: RetainedCredentials;
@@ -40,13 +49,27 @@ export class Cluster {
 
   /** The peer URL of an add/update request: url, else hostname on this node's replication port. */
   peerUrl(input: NodeInput): string {
-    const url = input.url ?? hostToUrl(input.hostname!, this.deps.localPort);
+    const url = input.url ?? hostToUrl(input.hostname!, this.deps.local);
     if (url === undefined) throw new OperationError(400, 'replication url is missing from plexus-config.yaml: set replication.port (or replication.url)');
     return url;
   }
 
+  /** This node's row; with a CA, `ca` is the authority behind the certificate it presents. */
   private selfRow(): NodeRow {
-    return { name: this.deps.localNode, url: this.requireSelfUrl(), replicates: true, subscriptions: null };
+    const row: NodeRow = { name: this.deps.localNode, url: this.requireSelfUrl(), replicates: true, subscriptions: null };
+    const { ca } = this.deps;
+    return ca ? { ...row, ...this.caFields(ca.replicationIdentity().issuerCa) } : row;
+  }
+
+  private caFields(pem: string | undefined): Record<string, unknown> {
+    const { ca } = this.deps;
+    if (!ca || typeof pem !== 'string' || !pem.includes('BEGIN CERTIFICATE')) return {};
+    return { ca: pem, ca_info: ca.describe(pem) };
+  }
+
+  /** TLS for a one-shot exchange: present this node's certificate; verify the peer's unless verify_tls is false. */
+  private tls(verify: boolean): { trust: PeerTrust; verify: boolean } | undefined {
+    return this.deps.trust ? { trust: this.deps.trust, verify } : undefined;
   }
 
   /** Joins the peer: it records this node, then this node records it and dials. Nothing is stored when the peer refuses. */
@@ -56,11 +79,26 @@ export class Cluster {
     const url = this.peerUrl(input);
     if (url === selfUrl || input.hostname === deps.localNode) throw new OperationError(400, `Cannot add this node (${deps.localNode}) to its own cluster`);
     const authorization = input.authorization ?? deps.credentials.get(input.hostname ?? urlHost(url)!);
-    const answer = await exchange(url, { operation: 'add_node_back', name: deps.localNode, url: selfUrl }, { authorization, localAddress: deps.localAddress });
-    const responder = (answer as { nodeName?: unknown } | null)?.nodeName;
+    const crossSign = deps.ca !== undefined && url.startsWith('wss:');
+    const request = {
+      operation: 'add_node_back' as const,
+      name: deps.localNode,
+      url: selfUrl,
+      ...(deps.ca ? { ca: deps.ca.replicationIdentity().issuerCa } : {}),
+      ...(crossSign ? { csr: deps.ca!.createCsr() } : {}),
+    };
+    const answer = (await exchange(url, request, { authorization, localAddress: deps.localAddress, tls: this.tls(input.verifyTls) })) as Record<string, unknown> | null;
+    const responder = answer?.nodeName;
     if (typeof responder !== 'string' || responder === '') throw new OperationError(502, `Error returned from ${url}: the peer did not name itself`);
     if (responder === deps.localNode) throw new OperationError(400, `Cannot add this node (${deps.localNode}) to its own cluster`);
-    await deps.nodes.upsert(this.selfRow(), this.peerRow(responder, url, input));
+    if (crossSign) {
+      const { certificate, signingCA } = answer ?? {};
+      if (typeof certificate !== 'string' || typeof signingCA !== 'string') {
+        throw new OperationError(502, `Unexpected certificate signature response from node ${url}: no certificate and signingCA`);
+      }
+      await deps.ca!.installSignedCertificate(certificate, signingCA);
+    }
+    await deps.nodes.upsert(this.selfRow(), { ...this.peerRow(responder, url, input), ...this.caFields(answer?.usingCA as string | undefined) });
     if (input.retainAuthorization && input.authorization) await deps.credentials.set(responder, input.authorization);
     deps.manager.unblockAll();
     deps.manager.refresh();
@@ -104,6 +142,7 @@ export class Cluster {
         authorization: deps.credentials.get(name),
         localAddress: deps.localAddress,
         timeoutMs: REMOVE_NOTICE_TIMEOUT_MS,
+        tls: this.tls(true),
       }).catch((error: unknown) => deps.logger.warn('could not tell the removed node', { node: name, error: String(error instanceof Error ? error.message : error) }));
     }
     await deps.nodes.delete(name);
@@ -123,10 +162,18 @@ export class Cluster {
         if (typeof op.url !== 'string' || urlHost(op.url) === undefined) throw new OperationError(400, 'add_node_back needs the caller url');
         if (caller === deps.localNode) throw new OperationError(400, 'Should not connect to self');
         const existing = deps.nodes.get(caller);
-        await deps.nodes.upsert(this.selfRow(), { name: caller, url: op.url, replicates: existing?.replicates ?? true });
+        const signed = op.csr !== undefined && deps.ca ? deps.ca.signCsr(String(op.csr)) : undefined;
+        await deps.nodes.upsert(this.selfRow(), {
+          name: caller,
+          url: op.url,
+          replicates: existing?.replicates ?? true,
+          // The caller will present the certificate just signed; else its own CA's.
+          ...this.caFields(signed?.signingCA ?? op.ca),
+        });
         deps.manager.unblockAll();
         deps.manager.refresh();
-        return { nodeName: deps.localNode };
+        const usingCA = deps.ca?.replicationIdentity().issuerCa;
+        return { nodeName: deps.localNode, ...(signed ?? {}), ...(usingCA ? { usingCA } : {}) };
       }
       case 'remove_node_back':
         deps.manager.block(caller);

@@ -1,13 +1,21 @@
 /**
- * The replication plugin's view of the config: the ws listener, this node's
- * URL, which databases replicate, routes and the timing knobs.
+ * The replication plugin's view of the config: the ws:// and wss://
+ * listeners, this node's URL, which databases replicate, routes and the
+ * timing knobs.
  */
 import { ConfigError, parseListenAddress, type ConfigParser, type ConfigStore, type ListenAddress } from '../../kernel/index.js';
-import { parseRoutes, wsUrl, type Route } from './routes.js';
+import { nodeUrl, parseRoutes, type LocalEndpoint, type Route } from './routes.js';
+
+/** replication.securePort's default (see secureListenAddress for when it applies). */
+export const DEFAULT_SECURE_PORT = 9933;
 
 export interface ReplicationConfig {
-  /** The ws:// listener; undefined: this node neither accepts nor knows its own URL. */
+  /** The insecure ws:// listener (replication.port). */
   readonly listen?: ListenAddress;
+  /** The mTLS wss:// listener (replication.securePort). */
+  readonly secureListen?: ListenAddress;
+  /** The scheme and port a hostname-only route or add_node uses: the secure listener's when there is one. */
+  readonly local?: LocalEndpoint;
   /** replication.url as configured (see selfUrl for the default). */
   readonly url?: string;
   readonly databases: '*' | readonly string[];
@@ -51,17 +59,44 @@ function hasCertificateAuthority(config: ConfigStore): boolean {
   );
 }
 
-/** The URL this node announces in hdb_nodes: replication.url, else ws://<name>:<port>; undefined without either. */
+/** The URL this node announces in hdb_nodes: replication.url, else <scheme>://<name>:<port>; undefined without a listener. */
 export function selfUrl(config: ReplicationConfig, name: string): string | undefined {
-  return config.url ?? (config.listen ? wsUrl(name, config.listen.port) : undefined);
+  return config.url ?? (config.local ? nodeUrl(config.local.scheme, name, config.local.port) : undefined);
+}
+
+/**
+ * replication.securePort. The default (9933, as Harper) opens only when
+ * replication.port is not set, this node has a cluster name (replication.hostname
+ * or url) and the certificate-authority plugin is in the set; it binds the
+ * operations API's address when that is one IP, so co-hosted nodes do not
+ * collide. Any other value is explicit (it needs that plugin); null turns it off.
+ */
+function secureListenAddress(config: ConfigStore, port: unknown): ListenAddress | undefined {
+  const value = config.get('replication.securePort');
+  if (isUnset(value)) return undefined;
+  const withCa = hasCertificateAuthority(config);
+  if (value !== DEFAULT_SECURE_PORT) {
+    if (!withCa) {
+      throw new ConfigError('replication.securePort', 'a wss:// listener needs the `certificate-authority` plugin, which is not in the plugin set (use replication.port for ws://)');
+    }
+    return parseListenAddress('replication.securePort', value);
+  }
+  const named = !isUnset(config.get('replication.hostname')) || !isUnset(config.get('replication.url'));
+  if (!isUnset(port) || !named || !withCa) return undefined;
+  const opsPort = config.get('operationsApi.network.port');
+  const opsHost = typeof opsPort === 'string' && opsPort.includes(':') ? parseListenAddress('operationsApi.network.port', opsPort).host : undefined;
+  return parseListenAddress('replication.securePort', opsHost && opsHost !== '0.0.0.0' ? `${opsHost}:${DEFAULT_SECURE_PORT}` : DEFAULT_SECURE_PORT);
 }
 
 export const parseReplicationConfig: ConfigParser<ReplicationConfig> = (config) => {
-  if (!isUnset(config.get('replication.securePort')) && !hasCertificateAuthority(config)) {
-    throw new ConfigError('replication.securePort', 'a wss:// listener needs the `certificate-authority` plugin, which is not in the plugin set (use replication.port for ws://)');
-  }
   const port = config.get('replication.port');
   const listen = isUnset(port) ? undefined : parseListenAddress('replication.port', port);
+  const secureListen = secureListenAddress(config, port);
+  const local: LocalEndpoint | undefined = secureListen
+    ? { scheme: 'wss', port: secureListen.port }
+    : listen
+      ? { scheme: 'ws', port: listen.port }
+      : undefined;
   const configuredUrl = config.get('replication.url');
   let url: string | undefined;
   if (!isUnset(configuredUrl)) {
@@ -72,9 +107,11 @@ export const parseReplicationConfig: ConfigParser<ReplicationConfig> = (config) 
   }
   return {
     listen,
+    secureListen,
+    local,
     url,
     databases: parseDatabases(config.get('replication.databases')),
-    routes: parseRoutes(config.get('replication.routes'), listen?.port, 'replication.routes'),
+    routes: parseRoutes(config.get('replication.routes'), local, 'replication.routes'),
     pingInterval: positive(config, 'pingInterval'),
     pingTimeout: positive(config, 'pingTimeout'),
     reconnectMinDelay: positive(config, 'reconnectMinDelay'),

@@ -12,6 +12,7 @@ import type { RequestHandlers } from './core/requests.js';
 import { startReceiver, startSender, type ReceiverSession, type ReplicationOptions, type Session } from './core/session.js';
 import { Dialer, type DialTarget } from './dialer.js';
 import type { NodeStore } from './node-store.js';
+import type { PeerTrust } from './peer-trust.js';
 import type { RetainedCredentials } from './retained-credentials.js';
 import { parseFlow, parseRoutes, urlHost, type Flow } from './routes.js';
 import type { WsChannel } from './ws-channel.js';
@@ -21,12 +22,22 @@ export interface Peer {
   readonly url: string;
   readonly flow: Flow;
   readonly excludeTables: readonly string[];
+  /** Certificate serials a route revokes for this peer (hdb_nodes rows carry their own). */
+  readonly revokedCertificates: readonly string[];
   readonly startTime?: number;
+}
+
+/** Why a peer was last refused (or refused us), for cluster_status. */
+export interface Refusal {
+  readonly reason: string;
+  readonly at: number;
 }
 
 interface Live {
   readonly session: Session;
   readonly channel: WsChannel;
+  /** Serial of the certificate the peer presented (wss://), so a later revocation ends the session. */
+  readonly serial?: string;
 }
 
 const key = (peer: string, database: string): string => `${peer}\u0000${database}`;
@@ -40,7 +51,11 @@ export interface ConnectionManagerDeps {
   readonly localNode: string;
   readonly logger: Logger;
   readonly requestHandlers: RequestHandlers;
+  /** Present with the certificate-authority plugin: wss:// dials present and verify certificates. */
+  readonly trust?: PeerTrust;
   routers(): readonly RecordRouter[];
+  /** After every reconcile (membership, and so trusted CAs, may have changed). */
+  onRefresh?(): void;
 }
 
 export class ConnectionManager {
@@ -52,6 +67,7 @@ export class ConnectionManager {
   private readonly blocked = new Set<string>();
   /** Epoch ms of the last add_node / add_node_back / route that re-admitted peers. */
   private readmittedAt = 0;
+  private readonly refusals = new Map<string, Refusal>();
   private pingTimer?: NodeJS.Timeout;
   private running = false;
   private readonly options: ReplicationOptions;
@@ -88,6 +104,16 @@ export class ConnectionManager {
 
   peers(): ReadonlyMap<string, Peer> {
     return this.peerMap;
+  }
+
+  /** Records why `peer` was refused; the log gets one line per peer and reason, not one per retry. */
+  noteRefusal(peer: string, reason: string): void {
+    if (this.refusals.get(peer)?.reason !== reason) this.deps.logger.warn('replication peer refused', { peer, reason });
+    this.refusals.set(peer, { reason, at: Date.now() });
+  }
+
+  refusal(peer: string): Refusal | undefined {
+    return this.refusals.get(peer);
   }
 
   /** Databases this node replicates: replication.databases ("*" = all) that exist here. */
@@ -158,12 +184,14 @@ export class ConnectionManager {
       if (this.dialers.has(k)) continue;
       const dialer = new Dialer(target, {
         localNode: this.deps.localNode,
-        localAddress: this.deps.config.listen?.host,
+        localAddress: this.deps.config.listen?.host ?? this.deps.config.secureListen?.host,
         logger: this.deps.logger,
         minDelay: this.deps.config.reconnectMinDelay,
         maxDelay: this.deps.config.reconnectMaxDelay,
+        trust: this.deps.trust,
         authorization: (peer) => this.deps.credentials.get(peer),
-        startSession: (t, channel) => this.startReceiverSession(t, channel),
+        refused: (peer, reason) => this.noteRefusal(peer, reason),
+        startSession: (t, channel, serial) => this.startReceiverSession(t, channel, serial),
         sessionEnded: (t, channel) => this.receiverEnded(t, channel),
       });
       this.dialers.set(k, dialer);
@@ -176,21 +204,24 @@ export class ConnectionManager {
         void live.session.stop('peer removed').then(() => live.channel.close(1000, 'peer removed', false), () => undefined);
       }
     }
+    this.endRevokedSessions();
+    this.deps.onRefresh?.();
   }
 
   private readPeers(): Map<string, Peer> {
     const peers = new Map<string, Peer>();
     const self = this.deps.localNode;
-    const port = this.deps.config.listen?.port;
     let routes;
     try {
-      routes = parseRoutes(this.deps.configStore.get('replication.routes'), port, 'replication.routes');
+      routes = parseRoutes(this.deps.configStore.get('replication.routes'), this.deps.config.local, 'replication.routes');
     } catch (error) {
       this.deps.logger.error('ignoring invalid replication.routes', { error: String(error) });
       routes = this.deps.config.routes;
     }
     for (const route of routes) {
-      if (route.name !== self) peers.set(route.name, { name: route.name, url: route.url, flow: route.flow, excludeTables: route.excludeTables });
+      if (route.name !== self) {
+        peers.set(route.name, { name: route.name, url: route.url, flow: route.flow, excludeTables: route.excludeTables, revokedCertificates: route.revokedCertificates });
+      }
     }
     for (const row of this.deps.nodes.all()) {
       if (row.name === self || typeof row.url !== 'string') continue;
@@ -202,6 +233,7 @@ export class ConnectionManager {
         // A route's flow and table exclusions are this node's local policy and win over the shared row.
         flow: route?.flow ?? (typeof flow === 'string' ? { sends: true, receives: true } : flow),
         excludeTables: route?.excludeTables ?? [],
+        revokedCertificates: route?.revokedCertificates ?? [],
         startTime: typeof row.start_time === 'number' ? row.start_time : undefined,
       });
     }
@@ -219,7 +251,20 @@ export class ConnectionManager {
 
   // ── sessions ──
 
-  private startReceiverSession(target: DialTarget, channel: WsChannel): ReceiverSession {
+  /** A certificate revoked after its session started ends that session (the dialer's next attempt is refused). */
+  private endRevokedSessions(): void {
+    const revoked = this.deps.trust?.revokedSerials();
+    if (!revoked || revoked.size === 0) return;
+    for (const [k, live] of [...this.receivers, ...this.senders]) {
+      if (live.serial === undefined || !revoked.has(live.serial) || live.channel.closed) continue;
+      const [peer] = k.split('\u0000') as [string];
+      const reason = `certificate ${live.serial} of ${peer} is revoked`;
+      this.noteRefusal(peer, reason);
+      void live.session.stop(reason).then(() => live.channel.close(1000, reason, false), () => undefined);
+    }
+  }
+
+  private startReceiverSession(target: DialTarget, channel: WsChannel, serial: string | undefined): ReceiverSession {
     const k = key(target.peer, target.database);
     const peer = this.peerMap.get(target.peer);
     const session = startReceiver({
@@ -236,7 +281,8 @@ export class ConnectionManager {
       startTime: peer?.startTime,
       onPeerDatabases: (names) => void this.peerDatabases(names),
     });
-    this.receivers.set(k, { session, channel });
+    this.receivers.set(k, { session, channel, serial });
+    this.refusals.delete(target.peer);
     this.topologyChanged(target.database, target.peer);
     this.deps.logger.info('replication receiver connected', { peer: target.peer, database: target.database });
     return session;
@@ -284,7 +330,7 @@ export class ConnectionManager {
   }
 
   /** Serves a peer's subscription on an accepted, handshaken channel; replaces an older session for the same pair. */
-  acceptSender(peer: string, database: string, channel: WsChannel): void {
+  acceptSender(peer: string, database: string, channel: WsChannel, serial?: string): void {
     const k = key(peer, database);
     const previous = this.senders.get(k);
     if (previous) {
@@ -304,7 +350,8 @@ export class ConnectionManager {
       excludeTables: this.peerMap.get(peer)?.excludeTables,
       databases: () => this.replicatedDatabases(),
     });
-    this.senders.set(k, { session, channel });
+    this.senders.set(k, { session, channel, serial });
+    this.refusals.delete(peer);
     void session.done.then(() => {
       if (this.senders.get(k)?.session === session) this.senders.delete(k);
       channel.close(1000, 'session ended');

@@ -4,10 +4,13 @@
  * then redials with capped exponential backoff and jitter. At most one live
  * session per dialer.
  */
+import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from '../../kernel/index.js';
 import type { ReceiverSession } from './core/session.js';
 import { field, HELLO, PATH, PROTOCOL, REJECT, VERSION, WELCOME } from './handshake.js';
+import { peerCertificateOf, type PeerCertificate } from './peer-certificate.js';
+import type { PeerTrust } from './peer-trust.js';
 import { WsChannel } from './ws-channel.js';
 
 /** Milliseconds allowed for connect + WELCOME. */
@@ -26,24 +29,60 @@ export interface DialerDeps {
   readonly logger: Logger;
   readonly minDelay: number;
   readonly maxDelay: number;
+  /** For wss:// peers: the certificate to present, the CAs to trust, and the checks on the peer's certificate. */
+  readonly trust?: PeerTrust;
   /** The Authorization header retained for this peer, if any. */
   authorization(peer: string): string | undefined;
-  /** Starts the core receiver on a channel that completed the handshake. */
-  startSession(target: DialTarget, channel: WsChannel): ReceiverSession;
+  /** A peer refused (or was refused): logged once per reason, shown in cluster_status. */
+  refused(peer: string, reason: string): void;
+  /** Starts the core receiver on a channel that completed the handshake (`serial`: the peer certificate's, on wss://). */
+  startSession(target: DialTarget, channel: WsChannel, serial: string | undefined): ReceiverSession;
   /** Called when the session ends (before the redial delay). */
   sessionEnded(target: DialTarget, channel: WsChannel): void;
 }
 
+export interface SocketOptions {
+  readonly authorization?: string;
+  readonly localAddress?: string;
+  readonly timeoutMs: number;
+  /** For wss://: what to present and trust. verify false (add_node verify_tls:false) accepts any server certificate. */
+  readonly tls?: { readonly trust: PeerTrust; readonly verify: boolean };
+}
+
+export interface OpenSocket {
+  readonly ws: WebSocket;
+  /** The server's chain-verified certificate (wss:// with verification). */
+  readonly certificate?: PeerCertificate;
+}
+
 /** Opens a WebSocket to a peer's replication path; rejects with the transport's reason. */
-export function openSocket(url: string, options: { authorization?: string; localAddress?: string; timeoutMs: number }): Promise<WebSocket> {
+export function openSocket(url: string, options: SocketOptions): Promise<OpenSocket> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (options.authorization) headers.authorization = options.authorization;
+    const secure = url.startsWith('wss:');
+    if (secure && !options.tls) {
+      reject(new Error(`${url} is a wss:// URL and this node has no certificate-authority plugin`));
+      return;
+    }
+    const tls = secure && options.tls
+      ? {
+          ...options.tls.trust.contextOptions(),
+          rejectUnauthorized: options.tls.verify,
+          // The certificate must name the peer node, not the URL host: peer-trust.ts checks that after connecting.
+          checkServerIdentity: () => undefined,
+        }
+      : {};
     const ws = new WebSocket(url.replace(/\/+$/, '') + PATH, PROTOCOL, {
       headers,
       localAddress: options.localAddress,
       handshakeTimeout: options.timeoutMs,
       perMessageDeflate: false,
+      ...tls,
+    });
+    let certificate: PeerCertificate | undefined;
+    ws.once('upgrade', (res) => {
+      certificate = secure ? peerCertificateOf(res.socket as TLSSocket) : undefined;
     });
     const fail = (error: Error): void => {
       ws.removeAllListeners('open');
@@ -52,7 +91,7 @@ export function openSocket(url: string, options: { authorization?: string; local
     };
     ws.once('open', () => {
       ws.removeListener('error', fail);
-      resolve(ws);
+      resolve({ ws, certificate });
     });
     ws.once('error', fail);
     ws.once('unexpected-response', (_req, res) => fail(new Error(`unexpected HTTP ${res.statusCode} from ${url}${PATH}`)));
@@ -93,7 +132,14 @@ export class Dialer {
       try {
         delayMs = await this.connectOnce();
       } catch (error) {
-        this.deps.logger.debug('replication dial failed', { peer: this.target.peer, database: this.target.database, error: String(error instanceof Error ? error.message : error) });
+        const message = String(error instanceof Error ? error.message : error);
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+          // Not transient: say so once (add the node, or its CA, to trust it).
+          this.deps.refused(this.target.peer, `certificate of ${this.target.peer} is not trusted: ${message}`);
+        } else {
+          this.deps.logger.debug('replication dial failed', { peer: this.target.peer, database: this.target.database, error: message });
+        }
         delayMs = this.backoff();
       }
       if (this.stopped) return;
@@ -112,10 +158,11 @@ export class Dialer {
   /** One connection: resolves with the delay before the next attempt. */
   private async connectOnce(): Promise<number> {
     const { target, deps } = this;
-    const ws = await openSocket(target.url, {
+    const { ws, certificate } = await openSocket(target.url, {
       authorization: deps.authorization(target.peer),
       localAddress: deps.localAddress,
       timeoutMs: HANDSHAKE_TIMEOUT_MS,
+      tls: deps.trust ? { trust: deps.trust, verify: true } : undefined,
     });
     const channel = new WsChannel(ws);
     this.channel = channel;
@@ -123,11 +170,17 @@ export class Dialer {
       channel.close(1000, 'stopped');
       return 0;
     }
+    const refusal = certificate ? await deps.trust!.refusal(target.peer, certificate) : undefined;
+    if (refusal) {
+      deps.refused(target.peer, refusal);
+      channel.close(1000, refusal);
+      return deps.maxDelay;
+    }
     await channel.send([HELLO, { v: VERSION, node: deps.localNode, database: target.database, expect: target.peer }]);
     const [type, payload] = await channel.next(HANDSHAKE_TIMEOUT_MS, 'WELCOME');
     if (type === REJECT) {
       const reason = String(field(payload, 'reason'));
-      deps.logger.warn('replication subscription refused', { peer: target.peer, database: target.database, reason });
+      deps.refused(target.peer, reason);
       channel.close(1000, reason);
       // A refusal that says "don't retry" is retried only at the slowest pace (membership may change).
       return field(payload, 'reconnect') === false ? deps.maxDelay : this.backoff();
@@ -141,7 +194,7 @@ export class Dialer {
       channel.close(1000, 'stopped');
       return 0;
     }
-    const session = deps.startSession(target, channel);
+    const session = deps.startSession(target, channel, certificate ? deps.trust!.serialOf(certificate) : undefined);
     this.session = session;
     this.attempt = 0;
     const info = await session.done;

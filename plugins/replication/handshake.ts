@@ -39,6 +39,10 @@ export interface NodeOperation {
   /** The caller's node name and URL. */
   readonly name: string;
   readonly url?: string;
+  /** add_node_back: PEM of the CA behind the caller's certificate. */
+  readonly ca?: string;
+  /** add_node_back over wss://: a CSR for the peer to sign with its CA. */
+  readonly csr?: string;
 }
 
 /** Reads a string field of a handshake payload. */

@@ -1,11 +1,13 @@
 /**
- * The replication plugin: the ws:// listener, the connection manager that
- * dials every known peer per replicated database, the cluster operations
- * (add_node, remove_node, cluster_status, routes …) and ReplicationService.
- * The protocol itself lives in core/ and runs over WsChannel.
+ * The replication plugin: the ws:// and wss:// listeners, the connection
+ * manager that dials every known peer per replicated database, the cluster
+ * operations (add_node, remove_node, cluster_status, routes …) and
+ * ReplicationService. The protocol itself lives in core/ and runs over
+ * WsChannel. wss:// needs the optional certificate-authority plugin.
  */
 import { definePlugin, OperationError } from '../../kernel/index.js';
 import { Authenticator } from '../auth/tokens.js';
+import { CertificateAuthority } from '../certificate-authority/tokens.js';
 import { NodeIdentity } from '../identity/tokens.js';
 import { StorageEngine } from '../storage/tokens.js';
 import { Cluster } from './cluster.js';
@@ -16,6 +18,7 @@ import { ReplicationListener } from './listener.js';
 import { ClusterMembership } from './membership-tokens.js';
 import { NodeStore } from './node-store.js';
 import { clusterStatusOperation } from './operations/cluster-status.js';
+import { PeerTrust } from './peer-trust.js';
 import { nodeOperations } from './operations/node-operations.js';
 import { routeOperations } from './operations/route-operations.js';
 import { RetainedCredentials } from './retained-credentials.js';
@@ -26,7 +29,7 @@ interface Running {
   readonly manager: ConnectionManager;
   readonly cluster: Cluster;
   readonly nodes: NodeStore;
-  readonly listener?: ReplicationListener;
+  readonly listeners: readonly ReplicationListener[];
   readonly unsubscribe: () => void;
 }
 
@@ -36,6 +39,7 @@ export default definePlugin<ReplicationConfig>({
     version: '0.1.0',
     provides: [ReplicationService, ClusterMembership],
     requires: [StorageEngine, NodeIdentity, Authenticator],
+    optional: [CertificateAuthority],
   },
   config: parseReplicationConfig,
   register(ctx) {
@@ -77,7 +81,7 @@ export default definePlugin<ReplicationConfig>({
       running?.manager.unblock(added);
       running?.manager.refresh();
     };
-    for (const operation of routeOperations(ctx.configStore, config.listen?.port, routesChanged)) {
+    for (const operation of routeOperations(ctx.configStore, config.local, routesChanged)) {
       ctx.operations.register(operation);
     }
 
@@ -87,7 +91,22 @@ export default definePlugin<ReplicationConfig>({
       const nodes = new NodeStore(storage);
       const credentials = new RetainedCredentials(ctx.kernel.rootPath);
       await credentials.load();
-      const manager = new ConnectionManager({
+      const ca = ctx.resolveOptional(CertificateAuthority);
+      const listeners: ReplicationListener[] = [];
+      let manager: ConnectionManager | undefined;
+      const trust = ca
+        ? new PeerTrust({
+            ca,
+            nodes,
+            routeRevocations: () => [...(manager?.peers().values() ?? [])].flatMap((peer) => peer.revokedCertificates),
+            knownPeers: () => manager?.peers().keys() ?? [],
+          })
+        : undefined;
+      // New certificates or trusted CAs (a signed CSR, a gossiped hdb_nodes.ca) apply without a restart.
+      const refreshTls = (): void => {
+        for (const listener of listeners) listener.refreshTls();
+      };
+      manager = new ConnectionManager({
         storage,
         nodes,
         credentials,
@@ -96,38 +115,60 @@ export default definePlugin<ReplicationConfig>({
         localNode,
         logger: ctx.logger,
         requestHandlers,
+        trust,
         routers: () => routers,
+        onRefresh: refreshTls,
       });
       // Dial from the listener's own address so peers can authorize this node by source IP.
-      const localAddress = config.listen?.host && config.listen.host !== '0.0.0.0' ? config.listen.host : undefined;
+      const bound = config.listen?.host ?? config.secureListen?.host;
+      const localAddress = bound && bound !== '0.0.0.0' ? bound : undefined;
       const cluster = new Cluster({
         localNode,
         selfUrl: selfUrl(config, localNode),
-        localPort: config.listen?.port,
+        local: config.local,
         localAddress,
         nodes,
         manager,
         credentials,
         logger: ctx.logger,
+        ca,
+        trust,
       });
-      let listener: ReplicationListener | undefined;
-      if (config.listen) {
-        listener = new ReplicationListener({
-          address: config.listen,
+      const open = [
+        { address: config.listen, trust: undefined, scheme: 'ws' },
+        { address: config.secureListen, trust, scheme: 'wss' },
+      ];
+      for (const { address, trust: tls, scheme } of open) {
+        if (!address) continue;
+        const listener = new ReplicationListener({
+          address,
           localNode,
           manager,
           authenticator: ctx.resolve(Authenticator),
           logger: ctx.logger,
+          trust: tls,
           nodeOperation: (op, auth) => cluster.nodeOperation(op, auth),
         });
         await listener.start();
-        ctx.logger.info('replication listening', { address: config.listen.label, url: selfUrl(config, localNode) });
+        listeners.push(listener);
+        ctx.logger.info('replication listening', { address: address.label, scheme, url: selfUrl(config, localNode) });
       }
+      const stopWatchingCa = ca?.onChange(refreshTls);
       // A database created here (or by a peer's announcement) is replicated too.
       const unsubscribe = storage.onSchemaChange((event) => {
         if (event.type === 'database-created' || event.type === 'database-dropped') running?.manager.refresh();
       });
-      running = { localNode, manager, cluster, nodes, listener, unsubscribe };
+      running = {
+        localNode,
+        manager,
+        cluster,
+        nodes,
+        listeners,
+        unsubscribe: () => {
+          unsubscribe();
+          stopWatchingCa?.();
+        },
+      };
     });
     ctx.operations.register(clusterStatusOperation(started));
     ctx.lifecycle.onReady(() => running?.manager.start());
@@ -137,7 +178,7 @@ export default definePlugin<ReplicationConfig>({
       if (!current) return;
       current.unsubscribe();
       await current.manager.stop();
-      await current.listener?.stop();
+      await Promise.all(current.listeners.map((listener) => listener.stop()));
     });
   },
 });

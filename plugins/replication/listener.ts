@@ -1,19 +1,26 @@
 /**
- * The ws:// replication listener: `/replication` with subprotocol
- * plexus-replication-v1. Every socket is authorized before any frame is
- * acted on — by its source IP (the host of a known node's URL) or by a
- * super_user Authorization header — else closed 1008 'Unauthorized' (the
- * dialer retries). Then the first frame is a HELLO (a subscription: the core
- * sender serves it) or a one-shot OPERATION between nodes.
+ * A replication listener: `/replication` with subprotocol
+ * plexus-replication-v1, on ws:// (replication.port) or wss:// with client
+ * certificates requested (replication.securePort). Every socket is authorized
+ * before any frame is acted on — by a super_user Authorization header, else on
+ * wss by a certificate that chains to a trusted CA and names the node the first
+ * frame claims (see peer-trust.ts), else on ws by its source IP (the host of a
+ * known node's URL) — or closed 1008 'Unauthorized' (the dialer retries).
+ * Then the first frame is a HELLO (a subscription: the core sender serves it)
+ * or a one-shot OPERATION between nodes.
  */
 import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createSecureServer, type Server as SecureServer } from 'node:https';
 import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeServer, listenServer, type ListenAddress, type Logger, type Principal } from '../../kernel/index.js';
 import type { Authenticator } from '../auth/tokens.js';
 import type { ConnectionManager } from './connection-manager.js';
 import { field, HELLO, OPERATION, OPERATION_RESULT, PATH, PROTOCOL, REJECT, VERSION, WELCOME, type NodeOperation } from './handshake.js';
+import { peerCertificateOf, type PeerCertificate } from './peer-certificate.js';
+import type { PeerTrust } from './peer-trust.js';
 import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
@@ -21,10 +28,12 @@ const STOP_GRACE_MS = 1000;
 
 /** Who an inbound socket was authorized as. */
 export interface PeerAuth {
-  /** The known node its source address belongs to. */
+  /** The node its source address (ws) or its verified certificate (wss) identifies. */
   readonly node?: string;
   /** The super_user its Authorization header names. */
   readonly user?: Principal;
+  /** A client certificate that chains to a trusted CA (not yet matched to a node name). */
+  readonly certificate?: PeerCertificate;
 }
 
 export interface ListenerDeps {
@@ -33,6 +42,8 @@ export interface ListenerDeps {
   readonly manager: ConnectionManager;
   readonly authenticator: Authenticator;
   readonly logger: Logger;
+  /** Present for the wss:// listener. */
+  readonly trust?: PeerTrust;
   /** Serves add_node_back / remove_node_back; throws an OperationError-like error to refuse. */
   nodeOperation(op: NodeOperation, auth: PeerAuth): Promise<unknown>;
 }
@@ -40,7 +51,8 @@ export interface ListenerDeps {
 const plainAddress = (address: string | undefined): string => (address ?? '').replace(/^::ffff:/, '');
 
 export class ReplicationListener {
-  private readonly server: Server;
+  private readonly server: Server | SecureServer;
+  private tlsFingerprint?: string;
   private readonly wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -49,9 +61,15 @@ export class ReplicationListener {
   private readonly sockets = new Set<WebSocket>();
 
   constructor(private readonly deps: ListenerDeps) {
-    this.server = createServer((_req, res) => {
+    const upgradeRequired = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Upgrade Required');
-    });
+    };
+    // Client certificates are requested but verified here, so a first add_node can still authenticate by credentials.
+    this.server = deps.trust
+      ? createSecureServer({ ...deps.trust.contextOptions(), requestCert: true, rejectUnauthorized: false }, upgradeRequired)
+      : createServer(upgradeRequired);
+    this.tlsFingerprint = deps.trust?.fingerprint();
+    this.server.on('tlsClientError', () => undefined);
     this.server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => undefined);
       const path = (req.url ?? '').split('?')[0];
@@ -65,6 +83,16 @@ export class ReplicationListener {
 
   start(): Promise<void> {
     return listenServer(this.server, this.deps.address);
+  }
+
+  /** Applies changed certificates or trusted CAs to new connections, without a restart. */
+  refreshTls(): void {
+    const { trust } = this.deps;
+    if (!trust) return;
+    const fingerprint = trust.fingerprint();
+    if (fingerprint === this.tlsFingerprint) return;
+    this.tlsFingerprint = fingerprint;
+    (this.server as SecureServer).setSecureContext(trust.contextOptions());
   }
 
   async stop(): Promise<void> {
@@ -85,28 +113,49 @@ export class ReplicationListener {
   }
 
   private async serve(channel: WsChannel, req: IncomingMessage): Promise<void> {
-    const auth = await this.authorize(req);
+    let auth = await this.authorize(req);
     if (!auth) {
       channel.close(UNAUTHORIZED_CODE, 'Unauthorized');
       return;
     }
     const [type, payload] = await channel.next(FIRST_FRAME_TIMEOUT_MS, 'HELLO');
+    if (type !== OPERATION && type !== HELLO) return channel.close(1002, 'Expected HELLO');
+    if (auth.certificate) {
+      // A presented certificate must identify the node the frame claims to come from, and not be revoked.
+      const claimed = String(field(payload, type === HELLO ? 'node' : 'name'));
+      const refusal = await this.deps.trust!.refusal(claimed, auth.certificate);
+      if (refusal) {
+        this.deps.manager.noteRefusal(claimed, refusal);
+        return this.reject(channel, refusal, false);
+      }
+      auth = { ...auth, node: claimed };
+    }
+    this.deps.logger.debug('replication peer authorized', {
+      peer: String(field(payload, type === HELLO ? 'node' : 'name')),
+      by: auth.user ? 'credentials' : auth.certificate ? 'certificate' : 'address',
+      ...(auth.user ? { user: auth.user.username } : {}),
+    });
     if (type === OPERATION) await this.operation(channel, payload, auth);
-    else if (type === HELLO) await this.hello(channel, payload, auth);
-    else channel.close(1002, 'Expected HELLO');
+    else await this.hello(channel, payload, auth);
   }
 
-  /** The peer's Authorization header when present (it must be a valid super_user), else its source IP. */
+  /**
+   * The peer's Authorization header when present (it must be a valid
+   * super_user); on wss also a client certificate that chains to a trusted CA;
+   * on ws without a header, its source IP.
+   */
   private async authorize(req: IncomingMessage): Promise<PeerAuth | undefined> {
+    const certificate = this.deps.trust ? peerCertificateOf(req.socket as TLSSocket) : undefined;
     const header = req.headers.authorization;
     if (header) {
       try {
         const user = await this.deps.authenticator.authenticate(header);
-        return user.superUser ? { user } : undefined;
+        return user.superUser ? { user, certificate } : undefined;
       } catch {
         return undefined;
       }
     }
+    if (this.deps.trust) return certificate ? { certificate } : undefined;
     const node = await this.nodeAt(plainAddress(req.socket.remoteAddress));
     return node ? { node } : undefined;
   }
@@ -146,7 +195,7 @@ export class ReplicationListener {
     if (peer && !peer.flow.receives) return this.reject(channel, `Replication to ${node} is disabled by its replicates setting`, false);
     if (!manager.replicatedDatabases().includes(database)) return this.reject(channel, `Database '${database}' is not replicated by ${localNode}`, false);
     await channel.send([WELCOME, { v: VERSION, node: localNode }]);
-    manager.acceptSender(node, database, channel);
+    manager.acceptSender(node, database, channel, auth.certificate ? this.deps.trust!.serialOf(auth.certificate) : undefined);
   }
 
   private async operation(channel: WsChannel, payload: unknown, auth: PeerAuth): Promise<void> {

@@ -4,9 +4,9 @@
  * failure becomes an OperationError naming the peer URL and the reason.
  */
 import { OperationError } from '../../kernel/index.js';
-import { openSocket } from './dialer.js';
+import { openSocket, type SocketOptions } from './dialer.js';
 import type { CloseInfo } from './core/channel.js';
-import { field, OPERATION, OPERATION_RESULT, type NodeOperation } from './handshake.js';
+import { field, OPERATION, OPERATION_RESULT, REJECT, type NodeOperation } from './handshake.js';
 import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 
 export const EXCHANGE_TIMEOUT_MS = 10_000;
@@ -25,12 +25,12 @@ function closeInfoOf(channel: WsChannel): Promise<CloseInfo | undefined> {
 export async function exchange(
   url: string,
   operation: NodeOperation,
-  options: { authorization?: string; localAddress?: string; timeoutMs?: number },
+  options: Omit<SocketOptions, 'timeoutMs'> & { timeoutMs?: number },
 ): Promise<unknown> {
   const timeoutMs = options.timeoutMs ?? EXCHANGE_TIMEOUT_MS;
   let channel: WsChannel;
   try {
-    channel = new WsChannel(await openSocket(url, { authorization: options.authorization, localAddress: options.localAddress, timeoutMs }));
+    channel = new WsChannel((await openSocket(url, { ...options, timeoutMs })).ws);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const timedOut = /timed? ?out/i.test(message);
@@ -39,6 +39,7 @@ export async function exchange(
   try {
     await channel.send([OPERATION, operation]);
     const [type, result, error] = await channel.next(timeoutMs, `the answer of ${url}`);
+    if (type === REJECT) throw new OperationError(403, `${url} refused this node: ${String(field(result, 'reason'))}`);
     if (type !== OPERATION_RESULT) throw new OperationError(502, `Error returned from ${url}: unexpected answer`);
     if (error) {
       const status = Number(field(error, 'status')) || 500;

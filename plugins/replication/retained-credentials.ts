@@ -3,16 +3,16 @@
  * ONLY on this node (hdb_nodes replicates, so it must never hold a secret) in
  * an owner-only file under <rootPath>/keys, and sent on every dial to that peer.
  */
-import { chmod, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { keysDir, writePrivateFile } from '../../kernel/index.js';
 
 export class RetainedCredentials {
   private readonly path: string;
   private headers = new Map<string, string>();
 
   constructor(rootPath: string) {
-    this.path = join(rootPath, 'keys', 'replication-credentials.json');
+    this.path = join(keysDir(rootPath), 'replication-credentials.json');
   }
 
   async load(): Promise<void> {
@@ -34,17 +34,7 @@ export class RetainedCredentials {
     await this.save();
   }
 
-  /** Atomic owner-only write: the file never exists half written or world-readable. */
   private async save(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const temp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temp, JSON.stringify(Object.fromEntries(this.headers)), { mode: 0o600, flag: 'wx' });
-      await chmod(temp, 0o600);
-      await rename(temp, this.path);
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
+    await writePrivateFile(this.path, JSON.stringify(Object.fromEntries(this.headers)));
   }
 }

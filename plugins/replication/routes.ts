@@ -1,8 +1,9 @@
 /**
  * Routes and hdb_nodes rows → peers: name, URL and replication flow.
  * Accepted route forms: "host", "host:port", "ws://host:port", or
- * {hostname|host, port?, url?, replicates?, excludeTables?}. A route without a
- * port reaches the peer on THIS node's replication port (and scheme ws).
+ * {hostname|host, port?, url?, replicates?, excludeTables?, revokedCertificates?}.
+ * A route without a URL reaches the peer with THIS node's replication scheme
+ * (wss when it serves securePort, else ws) and, without a port, its port.
  */
 import { ConfigError } from '../../kernel/index.js';
 
@@ -22,6 +23,14 @@ export interface Route {
   readonly url: string;
   readonly flow: Flow;
   readonly excludeTables: readonly string[];
+  /** Certificate serials (upper-case hex) this node refuses from the peer. */
+  readonly revokedCertificates: readonly string[];
+}
+
+/** How this node is reached: the scheme and port a hostname-only route or add_node uses. */
+export interface LocalEndpoint {
+  readonly scheme: 'ws' | 'wss';
+  readonly port: number;
 }
 
 const FULL: Flow = Object.freeze({ sends: true, receives: true });
@@ -39,8 +48,11 @@ export function parseFlow(value: unknown): Flow | string {
   return `'replicates' must be true, false or {sends, receives} booleans, got ${JSON.stringify(value)}`;
 }
 
-/** ws://host:port with IPv6 hosts bracketed. */
-export const wsUrl = (host: string, port: number): string => `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
+/** scheme://host:port with IPv6 hosts bracketed. */
+export const nodeUrl = (scheme: 'ws' | 'wss', host: string, port: number): string => `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** Serials compare as upper-case hex without separators or leading zeros. */
+export const normalizeSerial = (serial: string): string => serial.replace(/[^0-9a-f]/gi, '').replace(/^0+(?=.)/, '').toUpperCase();
 
 /** The host of a ws/wss URL (IPv6 brackets removed), or undefined when not such a URL. */
 export function urlHost(url: string): string | undefined {
@@ -53,17 +65,20 @@ export function urlHost(url: string): string | undefined {
   }
 }
 
-/** A host (no port) to a URL on this node's replication port; undefined when this node has no listener. */
-export const hostToUrl = (host: string, localPort: number | undefined): string | undefined =>
-  localPort === undefined ? undefined : wsUrl(host, localPort);
+/** A host (no port) to a URL with this node's scheme and port; undefined when this node has no listener. */
+export const hostToUrl = (host: string, local: LocalEndpoint | undefined): string | undefined =>
+  local === undefined ? undefined : nodeUrl(local.scheme, host, local.port);
+
+const stringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
 /** One route entry, or an error message. */
-export function parseRoute(entry: unknown, localPort: number | undefined): Route | string {
+export function parseRoute(entry: unknown, local: LocalEndpoint | undefined): Route | string {
   let host: string | undefined;
   let port: number | undefined;
   let url: string | undefined;
   let flow: Flow | string = FULL;
   let excludeTables: string[] = [];
+  let revokedCertificates: string[] = [];
   if (typeof entry === 'string') {
     const text = entry.trim();
     if (/^wss?:\/\//.test(text)) {
@@ -91,25 +106,27 @@ export function parseRoute(entry: unknown, localPort: number | undefined): Route
     }
     flow = parseFlow(o.replicates);
     if (o.excludeTables !== undefined) {
-      if (!Array.isArray(o.excludeTables) || !o.excludeTables.every((t) => typeof t === 'string')) {
-        return `'excludeTables' must be a list of table names`;
-      }
-      excludeTables = o.excludeTables as string[];
+      if (!stringList(o.excludeTables)) return `'excludeTables' must be a list of table names`;
+      excludeTables = o.excludeTables;
+    }
+    if (o.revokedCertificates !== undefined) {
+      if (!stringList(o.revokedCertificates)) return `'revokedCertificates' must be a list of certificate serial numbers`;
+      revokedCertificates = o.revokedCertificates.map(normalizeSerial);
     }
   }
   if (host === undefined) return `expected "host", "host:port", "ws://host:port" or {hostname, port}, got ${JSON.stringify(entry)}`;
   if (typeof flow === 'string') return flow;
   if (port !== undefined && port > 65535) return `invalid port ${port}`;
-  url ??= port !== undefined ? wsUrl(host, port) : hostToUrl(host, localPort);
-  if (url === undefined) return `route ${JSON.stringify(entry)} has no port and replication.port is not set`;
-  return { name: host, url, flow, excludeTables };
+  url ??= port !== undefined ? nodeUrl(local?.scheme ?? 'ws', host, port) : hostToUrl(host, local);
+  if (url === undefined) return `route ${JSON.stringify(entry)} has no port and this node has no replication port`;
+  return { name: host, url, flow, excludeTables, revokedCertificates };
 }
 
-export function parseRoutes(value: unknown, localPort: number | undefined, key: string): Route[] {
+export function parseRoutes(value: unknown, local: LocalEndpoint | undefined, key: string): Route[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ConfigError(key, `expected a list of routes, got ${JSON.stringify(value)}`);
   return value.map((entry, i) => {
-    const route = parseRoute(entry, localPort);
+    const route = parseRoute(entry, local);
     if (typeof route === 'string') throw new ConfigError(`${key}[${i}]`, route);
     return route;
   });

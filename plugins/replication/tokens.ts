@@ -44,6 +44,12 @@ export interface SocketStatus {
   readonly backPressurePercent?: number;
   /** 0–100 while an initial copy is running. */
   readonly copyProgressPercent?: number;
+  /**
+   * Receiving side: TXN frames received on this socket (applied, or skipped
+   * when nothing in them is for this node). Internal, for tests and
+   * diagnostics: cluster_status does not show it.
+   */
+  readonly receivedTransactions?: number;
 }
 
 export interface ReplicationService {

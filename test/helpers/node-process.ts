@@ -54,6 +54,8 @@ export interface StartNodeOptions {
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly adminPassword?: string;
+  /** Flags for node itself, before the script (`--max-old-space-size=128`); kept across restart(). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface NodeHandle {
@@ -94,8 +96,8 @@ interface Running {
   output: string;
 }
 
-async function spawnNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Running> {
-  const child = spawn(process.execPath, [MAIN_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+async function spawnNode(args: readonly string[], env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   live.add(child);
   child.once('exit', () => live.delete(child));
   // Unreferenced: a node a failing test forgot must not keep the test process alive (the exit hook kills it).
@@ -147,7 +149,8 @@ export async function startNode(options: StartNodeOptions): Promise<NodeHandle> 
     ...(options.args ?? []),
   ];
   const env = childEnv(options.env);
-  let current = await spawnNode(args, env);
+  const nodeArgs = options.nodeArgs ?? [];
+  let current = await spawnNode(args, env, nodeArgs);
 
   const stop = async (): Promise<void> => {
     const { child } = current;
@@ -180,7 +183,7 @@ export async function startNode(options: StartNodeOptions): Promise<NodeHandle> 
     },
     restart: async () => {
       await stop();
-      current = await spawnNode(args, env);
+      current = await spawnNode(args, env, nodeArgs);
     },
     output: () => current.output,
   };

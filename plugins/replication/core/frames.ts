@@ -24,9 +24,10 @@
  *
  * Metadata-only operations (a router answered 'metadata'): a TXN op or copy
  * entry without its value — `{table, op, id}` with `meta: true` for ops,
- * `[id, version, origin]` (length 3) for copy entries. The receiver cannot
- * apply what it did not get: it skips those records but still advances its
- * cursor over the transaction.
+ * `[id, version, origin]` (length 3) for copy entries (tombstones always go
+ * whole). A metadata-only delete carries all a delete needs, so the receiver
+ * applies it; it skips metadata-only puts and patches (storage has no "held
+ * elsewhere" state yet) but still advances its cursor over the transaction.
  */
 import type { PrimaryKey, StoredEntry, TxnOperation, Version } from '../../storage/tokens.js';
 import type { Frame } from './channel.js';

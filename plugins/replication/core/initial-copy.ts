@@ -72,7 +72,8 @@ function wireEntries(filter: PeerFilter, table: string, page: readonly StoredEnt
     if (startTime !== undefined && e.version < startTime) continue;
     const op = e.value === null ? ({ table, op: 'delete', id: e.id } as const) : ({ table, op: 'put', id: e.id, value: e.value } as const);
     const decision = filter.decide(table, e.origin, e.version, op);
-    if (decision !== 'skip') out.push(toWireEntry(e, decision === 'full'));
+    // A tombstone carries nothing to withhold: it always goes whole, so the receiver can apply it.
+    if (decision !== 'skip') out.push(toWireEntry(e, decision === 'full' || e.value === null));
   }
   return out;
 }

@@ -66,6 +66,7 @@ class Receiver implements ReceiverSession {
   private lastReceivedLocalTime?: number;
   private lastCommitted?: number;
   private copyProgress?: number;
+  private receivedTransactions = 0;
   private lastExclude: string[] = [];
   /** Set once SUBSCRIBE went out: an UPDATE before it would be a protocol error. */
   private subscribed = false;
@@ -126,6 +127,7 @@ class Receiver implements ReceiverSession {
       ...optional('lastReceivedVersion', this.lastReceivedVersion),
       lastReceivedStatus: receiving ? 'Receiving' : 'Waiting',
       ...optional('copyProgressPercent', this.copyProgress),
+      receivedTransactions: this.receivedTransactions,
     };
   }
 
@@ -222,10 +224,11 @@ class Receiver implements ReceiverSession {
     const origin = expectString(frame[2], 'TXN origin');
     const version = expectNumber(frame[3], 'TXN version');
     const ops = applicableOps(expectArray(frame[4], 'TXN ops'), this.excludedTables);
+    this.receivedTransactions++;
     this.origins.add(origin);
     this.lastReceivedVersion = version;
     if (ops.length === 0) {
-      // Nothing to apply (metadata only or excluded): still move past it.
+      // Nothing to apply (metadata-only puts/patches or excluded tables): still move past it.
       if (seq !== null) await this.onSeq(seq);
       return;
     }
@@ -334,13 +337,20 @@ class Receiver implements ReceiverSession {
   }
 }
 
-/** Ops this node can apply: values present (metadata-only ops are skipped) and table not excluded. */
+/**
+ * Ops this node can apply, from tables it does not exclude. A metadata-only
+ * delete is a whole delete (a delete has no value), so it applies: a copy
+ * this node kept from when it still got the record cannot outlive it, and
+ * the tombstone is logged and relayed like any delete. A metadata-only put or
+ * patch is skipped: recording "exists elsewhere at this version" without the
+ * body needs a storage entry state that does not exist yet.
+ */
 function applicableOps(raw: unknown[], excludedTables: ReadonlySet<string>): TxnOperation[] {
   const out: TxnOperation[] = [];
   for (const op of raw) {
     if (!isRecord(op)) throw new ProtocolError('TXN op must be an object');
     const w = op as unknown as WireOp;
-    if (w.meta === true || excludedTables.has(w.table)) continue;
+    if (excludedTables.has(w.table) || (w.meta === true && w.op !== 'delete')) continue;
     out.push(w.value === undefined ? { table: w.table, op: w.op, id: w.id } : { table: w.table, op: w.op, id: w.id, value: w.value as DataRecord });
   }
   return out;

@@ -52,7 +52,13 @@ export function clusterStatusOperation(
         listed.add(name);
         const peer = manager.peers().get(name);
         const dbs = peer && !peer.flow.sends && !peer.flow.receives ? [] : databases;
-        connections.push({ ...base, database_sockets: dbs.map((db) => renderSocket(db, name, manager.status(name, db))) });
+        const refusal = manager.refusal(name);
+        connections.push({
+          ...base,
+          database_sockets: dbs.map((db) => renderSocket(db, name, manager.status(name, db))),
+          // Plexus addition: why the last connection with this peer was refused (e.g. a revoked certificate).
+          ...(refusal ? { refused: { reason: refusal.reason, time: date(refusal.at) } } : {}),
+        });
       };
       for (const row of rows) {
         if (row.name === localNode) continue;

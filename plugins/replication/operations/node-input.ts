@@ -8,6 +8,8 @@ export interface NodeInput {
   /** Authorization header value for the one exchange (and every dial when retained). */
   readonly authorization?: string;
   readonly retainAuthorization: boolean;
+  /** verify_tls (default true): verify the peer's certificate on the add_node exchange. */
+  readonly verifyTls: boolean;
   readonly startTime?: number;
   readonly subscriptions?: readonly Record<string, unknown>[] | null;
   readonly shard?: number;
@@ -81,6 +83,7 @@ export function parseNodeInput(body: Record<string, unknown>): NodeInput {
     url: url?.replace(/\/+$/, ''),
     authorization: parseAuthorization(body.authorization),
     retainAuthorization: body.retain_authorization === true,
+    verifyTls: body.verify_tls !== false,
     startTime: parseStartTime(body.start_time),
     subscriptions: subscriptions as NodeInput['subscriptions'],
     shard: shard as number | undefined,

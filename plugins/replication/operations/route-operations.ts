@@ -4,16 +4,16 @@
  * survives a restart and the connection manager re-reads it.
  */
 import { OperationError, type ConfigStore, type OperationDefinition } from '../../../kernel/index.js';
-import { parseRoute, routeKey, type Route } from '../routes.js';
+import { parseRoute, routeKey, type LocalEndpoint, type Route } from '../routes.js';
 
 const KEY = 'replication.routes';
 
-function requestRoutes(body: Record<string, unknown>, localPort: number | undefined): unknown[] {
+function requestRoutes(body: Record<string, unknown>, local: LocalEndpoint | undefined): unknown[] {
   const { routes } = body;
   if (routes === undefined || routes === null) throw new OperationError(400, `'routes' is required`);
   if (!Array.isArray(routes)) throw new OperationError(400, `'routes' must be an array`);
   routes.forEach((route, i) => {
-    const parsed = parseRoute(route, localPort);
+    const parsed = parseRoute(route, local);
     if (typeof parsed === 'string') throw new OperationError(400, `'routes[${i}]' ${parsed}`);
   });
   return routes;
@@ -22,7 +22,7 @@ function requestRoutes(body: Record<string, unknown>, localPort: number | undefi
 /** `routesChanged` gets the peer names of routes just added (an explicit route re-admits a removed peer). */
 export function routeOperations(
   configStore: ConfigStore,
-  localPort: number | undefined,
+  local: LocalEndpoint | undefined,
   routesChanged: (added: readonly string[]) => void,
 ): OperationDefinition<any, any>[] {
   const current = (): unknown[] => {
@@ -32,7 +32,7 @@ export function routeOperations(
   const setRoutes: OperationDefinition<{ routes: unknown[] }, unknown> = {
     name: 'cluster_set_routes',
     permission: 'super_user',
-    input: (body) => ({ routes: requestRoutes(body, localPort) }),
+    input: (body) => ({ routes: requestRoutes(body, local) }),
     handler: async ({ routes }) => {
       const existing = current();
       const keys = new Set(existing.map(routeKey));
@@ -48,7 +48,7 @@ export function routeOperations(
       }
       if (set.length > 0) {
         await configStore.set(KEY, [...existing, ...set]);
-        routesChanged(set.map((route) => (parseRoute(route, localPort) as Route).name));
+        routesChanged(set.map((route) => (parseRoute(route, local) as Route).name));
       }
       return { message: 'cluster routes successfully set', set, skipped };
     },
@@ -61,7 +61,7 @@ export function routeOperations(
   const deleteRoutes: OperationDefinition<{ routes: unknown[] }, unknown> = {
     name: 'cluster_delete_routes',
     permission: 'super_user',
-    input: (body) => ({ routes: requestRoutes(body, localPort) }),
+    input: (body) => ({ routes: requestRoutes(body, local) }),
     handler: async ({ routes }) => {
       const remove = new Set(routes.map(routeKey));
       const deleted: unknown[] = [];

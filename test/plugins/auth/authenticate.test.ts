@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { passwordStats } from '../../../plugins/auth/password.js';
+import { hashPassword, passwordStats } from '../../../plugins/auth/password.js';
+import { StorageEngine } from '../../../plugins/storage/tokens.js';
 import { ADMIN_PASSWORD, basic, startAuth, type AuthFixture } from './fixture.js';
 
 const unauthorized = (message: string) => ({ status: 401, message, body: { error: message } });
@@ -50,6 +51,30 @@ describe('Basic authentication', () => {
     assert.equal(passwordStats.scryptRuns, before);
     // A wrong password is never cached: each attempt pays for a hash.
     await assert.rejects(fx.auth.authenticate(basic('carol', 'guess')));
+    assert.equal(passwordStats.scryptRuns, before + 1);
+  });
+
+  it('a user row re-hashed with the same password during a login (a replicated row with a new salt) still logs in', async () => {
+    const storage = fx.node.kernel.resolve(StorageEngine);
+    // Rows written straight to storage (as replication does, hashed beforehand) land while the login's scrypt runs.
+    await fx.call('add_user', { username: 'frank', password: 'same-pw', role: 'super_user' });
+    const preHashed = await hashPassword('same-pw');
+    const login = fx.auth.verifyCredentials('frank', 'same-pw');
+    await storage.write('system', [{ type: 'update', table: 'hdb_user', record: { username: 'frank', password: preHashed } }]);
+    assert.equal((await login).username, 'frank');
+    // A row changed to another password during a (not yet cached) login fails it.
+    await fx.call('add_user', { username: 'erin', password: 'old-pw', role: 'super_user' });
+    const otherHash = await hashPassword('new-pw');
+    const stale = fx.auth.verifyCredentials('erin', 'old-pw');
+    await storage.write('system', [{ type: 'update', table: 'hdb_user', record: { username: 'erin', password: otherHash } }]);
+    await assert.rejects(stale, unauthorized('Login failed'));
+  });
+
+  it('concurrent identical logins after the cache was cleared share one scrypt', async () => {
+    await fx.call('add_user', { username: 'gina', password: 'gina-pw', role: 'super_user' });
+    const before = passwordStats.scryptRuns;
+    const principals = await Promise.all(Array.from({ length: 16 }, () => fx.auth.authenticate(basic('gina', 'gina-pw'))));
+    assert.ok(principals.every((p) => p.username === 'gina'));
     assert.equal(passwordStats.scryptRuns, before + 1);
   });
 

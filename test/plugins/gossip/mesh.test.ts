@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
-import { ids, ok, startClusterNode, tableContents, waitForSameContents } from '../replication/helpers.js';
+import { createTable, ids, ok, startClusterNode, tableContents, waitForSameContents } from '../replication/helpers.js';
 
 const A = '127.0.12.1';
 const B = '127.0.12.2';
@@ -30,10 +30,7 @@ describe('gossip: full mesh from joins through one member', () => {
 
   before(async () => {
     [a, b, c] = await Promise.all([startClusterNode(A), startClusterNode(B), startClusterNode(C)]);
-    for (const node of [a, b, c]) {
-      await ok(node, { operation: 'create_database', database: 'data' });
-      await ok(node, { operation: 'create_table', database: 'data', table: 'item', primary_key: 'id' });
-    }
+    await createTable([a, b, c], 'data', 'item');
   });
 
   after(async () => {

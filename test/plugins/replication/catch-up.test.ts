@@ -32,11 +32,10 @@ describe('catch-up and initial copy', () => {
   let b: NodeHandle;
 
   before(async () => {
-    // Small, paced copy batches on the sender so a copy of 20,000 records lasts long enough to interrupt.
-    [a, b] = await Promise.all([
-      startClusterNode(A, ['--REPLICATION_COPYBATCHSIZE', '100', '--REPLICATION_COPYBATCHDELAY', '50', '--LOGGING_LEVEL', 'info']),
-      startClusterNode(B),
-    ]);
+    // Small, paced copy batches on every sender (C copies from B too, through gossip) so a copy of
+    // 20,000 records lasts long enough to interrupt.
+    const paced = ['--REPLICATION_COPYBATCHSIZE', '100', '--REPLICATION_COPYBATCHDELAY', '50'];
+    [a, b] = await Promise.all([startClusterNode(A, [...paced, '--LOGGING_LEVEL', 'info']), startClusterNode(B, paced)]);
     await ok(a, { operation: 'create_database', database: 'data' });
     await ok(a, { operation: 'create_table', database: 'data', table: 'events', primary_key: 'id' });
     await ok(a, { operation: 'add_node', hostname: B, authorization: ADMIN });

@@ -1,7 +1,40 @@
 /** Shared helpers for the replication e2e tests: cluster nodes and table comparisons. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { ADMIN, op, startNode, waitFor, type NodeHandle } from '../../helpers/node-process.js';
 
 export const CLUSTER_PLUGINS = ['identity', 'storage', 'auth', 'http', 'operations-api', 'replication', 'gossip'];
+export const SECURE_PLUGINS = [...CLUSTER_PLUGINS, 'certificate-authority'];
+
+/** A node named by its address, replicating on the default wss://<address>:9933 only. */
+export function startSecureNode(address: string, extraArgs: readonly string[] = []): Promise<NodeHandle> {
+  return startNode({
+    address,
+    args: [
+      '--PLUGINS', JSON.stringify(SECURE_PLUGINS),
+      '--REPLICATION_HOSTNAME', address,
+      '--REPLICATION_RECONNECTMINDELAY', '100',
+      '--REPLICATION_RECONNECTMAXDELAY', '1000',
+      ...extraArgs,
+    ],
+  });
+}
+
+/** The serial (upper-case hex) of the certificate a node presents on its wss:// port. */
+export function presentedSerial(address: string, port = 9933): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address, port, rejectUnauthorized: false }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.destroy();
+      resolve(serial.toUpperCase());
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Everything a node logged to its log file (appended across restarts) and printed. */
+export const logText = (node: NodeHandle): string => readFileSync(join(node.rootPath, 'log', 'plexus.log'), 'utf8') + node.output();
 
 /** A node with the replication listener on <address>:9933 and fast reconnects. */
 export function startClusterNode(address: string, extraArgs: readonly string[] = [], rootPath?: string): Promise<NodeHandle> {
@@ -24,6 +57,18 @@ export async function ok<T = any>(node: NodeHandle, body: Record<string, unknown
   if (result.status !== 200) throw new Error(`${String(body.operation)} on ${node.address} → ${result.status}: ${JSON.stringify(result.body)}`);
   return result.body;
 }
+
+/** Creates the database and table (primary key `id`) on each node. */
+export async function createTable(nodes: readonly NodeHandle[], database: string, table: string): Promise<void> {
+  for (const node of nodes) {
+    await ok(node, { operation: 'create_database', database });
+    await ok(node, { operation: 'create_table', database, table, primary_key: 'id' });
+  }
+}
+
+/** Every system.hdb_nodes row of a node. */
+export const hdbNodes = (node: NodeHandle): Promise<Record<string, unknown>[]> =>
+  ok(node, { operation: 'search_by_value', database: 'system', table: 'hdb_nodes', search_attribute: 'name', search_value: '*', get_attributes: ['*'] });
 
 /** Every record of a table in key order (timestamps included: they must match across nodes too). */
 export async function tableContents(node: NodeHandle, database: string, table: string): Promise<Record<string, unknown>[]> {

@@ -5,26 +5,36 @@ import { ConfigError, OperationError } from '../../../kernel/index.js';
 import { parseNodeInput, parseStartTime } from '../../../plugins/replication/operations/node-input.js';
 import { parseFlow, parseRoute, parseRoutes, routeKey } from '../../../plugins/replication/routes.js';
 
+const WS = { scheme: 'ws', port: 9933 } as const;
+const WSS = { scheme: 'wss', port: 9933 } as const;
+
 describe('routes', () => {
-  it('accepts every documented form; a bare host uses this node’s port', () => {
+  it('accepts every documented form; a bare host uses this node’s scheme and port', () => {
     const full = { sends: true, receives: true };
-    assert.deepEqual(parseRoute('server-two', 9933), { name: 'server-two', url: 'ws://server-two:9933', flow: full, excludeTables: [] });
-    assert.deepEqual(parseRoute('server-two:9940', 9933), { name: 'server-two', url: 'ws://server-two:9940', flow: full, excludeTables: [] });
-    assert.deepEqual(parseRoute('ws://10.0.0.2:9000/', 9933), { name: '10.0.0.2', url: 'ws://10.0.0.2:9000', flow: full, excludeTables: [] });
-    assert.deepEqual(parseRoute({ hostname: 'node-two', replicates: { sends: false, receives: true }, excludeTables: ['log'] }, 9933), {
-      name: 'node-two', url: 'ws://node-two:9933', flow: { sends: false, receives: true }, excludeTables: ['log'],
+    const none = { excludeTables: [], revokedCertificates: [] };
+    assert.deepEqual(parseRoute('server-two', WS), { name: 'server-two', url: 'ws://server-two:9933', flow: full, ...none });
+    assert.deepEqual(parseRoute('server-two', WSS), { name: 'server-two', url: 'wss://server-two:9933', flow: full, ...none });
+    assert.deepEqual(parseRoute('server-two:9940', WS), { name: 'server-two', url: 'ws://server-two:9940', flow: full, ...none });
+    assert.deepEqual(parseRoute('server-two:9940', WSS), { name: 'server-two', url: 'wss://server-two:9940', flow: full, ...none });
+    assert.deepEqual(parseRoute('ws://10.0.0.2:9000/', WSS), { name: '10.0.0.2', url: 'ws://10.0.0.2:9000', flow: full, ...none });
+    assert.deepEqual(parseRoute({ hostname: 'node-two', replicates: { sends: false, receives: true }, excludeTables: ['log'] }, WS), {
+      name: 'node-two', url: 'ws://node-two:9933', flow: { sends: false, receives: true }, excludeTables: ['log'], revokedCertificates: [],
     });
     assert.deepEqual(parseRoute({ host: 'h', port: 1234, replicates: false }, undefined), {
-      name: 'h', url: 'ws://h:1234', flow: { sends: false, receives: false }, excludeTables: [],
+      name: 'h', url: 'ws://h:1234', flow: { sends: false, receives: false }, ...none,
+    });
+    assert.deepEqual(parseRoute({ hostname: 'n', revokedCertificates: ['0a:1b:2c', '00FF'] }, WSS), {
+      name: 'n', url: 'wss://n:9933', flow: full, excludeTables: [], revokedCertificates: ['A1B2C', 'FF'],
     });
   });
 
   it('rejects malformed routes with a reason', () => {
-    assert.match(parseRoute('host', undefined) as string, /no port and replication.port is not set/);
-    assert.match(parseRoute({ host: 'h', port: 70000 }, 9933) as string, /invalid port/);
-    assert.match(parseRoute({ host: 'h', replicates: 'yes' }, 9933) as string, /'replicates'/);
-    assert.match(parseRoute(42, 9933) as string, /expected "host"/);
-    assert.throws(() => parseRoutes(['ok', { port: 1 }], 9933, 'replication.routes'), (e: unknown) => e instanceof ConfigError && e.key === 'replication.routes[1]');
+    assert.match(parseRoute('host', undefined) as string, /no port and this node has no replication port/);
+    assert.match(parseRoute({ host: 'h', revokedCertificates: 'AB' }, WS) as string, /'revokedCertificates'/);
+    assert.match(parseRoute({ host: 'h', port: 70000 }, WS) as string, /invalid port/);
+    assert.match(parseRoute({ host: 'h', replicates: 'yes' }, WS) as string, /'replicates'/);
+    assert.match(parseRoute(42, WS) as string, /expected "host"/);
+    assert.throws(() => parseRoutes(['ok', { port: 1 }], WS, 'replication.routes'), (e: unknown) => e instanceof ConfigError && e.key === 'replication.routes[1]');
   });
 
   it('flags describe the peer; missing flags default to true', () => {

@@ -1,0 +1,513 @@
+/**
+ * The CertificateAuthority service: this node's CA and node certificate
+ * (created on first start), the user's tls.* certificate, the certificate
+ * replication presents and the authorities it trusts. The current identity
+ * and trust set are kept in memory (rebuilt after every change) so the TLS
+ * code reads them synchronously; listeners hear of each change.
+ */
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { ConfigError, OperationError, type Logger } from '../../kernel/index.js';
+import type { StorageEngine } from '../storage/tokens.js';
+import { CertificateRows, type CertificateRow, type NewCertificateRow } from './certificate-rows.js';
+import type { CaConfig, TlsFiles } from './config.js';
+import {
+  createAuthority,
+  createCertificateRequest,
+  createNodeCertificate,
+  generatePrivateKey,
+  isRsaPrivateKey,
+  signCertificateRequest,
+  type KeyedCertificate,
+} from './issuer.js';
+import { isKeyFileName, KeyStore } from './key-store.js';
+import { CrlChecker } from './revocation.js';
+import type {
+  CaInfo,
+  CertificateAuthority,
+  PeerCertificateNames,
+  ReplicationIdentity,
+  RevocationVerdict,
+} from './tokens.js';
+import {
+  altNames,
+  caInfo,
+  commonName,
+  identifyingAltNames,
+  isSelfSigned,
+  issuedBy,
+  parseCertificate,
+  parseErrorText,
+  primaryHostName,
+  splitPemBundle,
+} from './x509.js';
+
+/** Key files of the generated CA and of this node's own key (Harper names the latter privateKey.pem too). */
+export const CA_KEY_FILE = 'caPrivateKey.pem';
+export const NODE_KEY_FILE = 'privateKey.pem';
+
+export interface AuthorityOptions {
+  readonly storage: StorageEngine;
+  readonly nodeName: string;
+  readonly rootPath: string;
+  readonly config: CaConfig;
+  readonly logger: Logger;
+  /** Called after every change of identity or trust (TLS contexts are rebuilt). */
+  readonly changed: () => void;
+}
+
+/** The presented identity, plus the name of its hdb_certificate row. */
+interface Presented extends ReplicationIdentity {
+  readonly rowName: string;
+}
+
+/** The user's tls.* files, loaded and checked. */
+interface ConfiguredTls {
+  readonly identity: Presented;
+  readonly authorities: readonly string[];
+  /** hdb_certificate.private_key_name of the configured key (its path relative to keys/). */
+  readonly keyName: string;
+}
+
+const sameText = (a: string | undefined, b: string | undefined): boolean =>
+  a !== undefined && b !== undefined && a.replace(/\r/g, '').trim() === b.replace(/\r/g, '').trim();
+
+function matchesKey(cert: X509Certificate, key: KeyObject): boolean {
+  try {
+    return cert.checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
+/** The service minus onChange, whose listeners the plugin keeps (they may subscribe before start). */
+export class Authority implements Omit<CertificateAuthority, 'onChange'> {
+  readonly caName: string;
+  private readonly rows: CertificateRows;
+  private readonly keys: KeyStore;
+  private readonly crl?: CrlChecker;
+  private readonly parsed = new Map<string, X509Certificate>();
+  private ca?: KeyedCertificate;
+  private nodeKey?: string;
+  private configured?: ConfiguredTls;
+  private presented?: Presented;
+  private trusted: string[] = [];
+  /** The CA signCsr uses: a user-added authority whose key this node holds, else the generated CA. */
+  private signing?: KeyedCertificate;
+
+  constructor(private readonly options: AuthorityOptions) {
+    this.caName = `Plexus-Certificate-Authority-${options.nodeName}`;
+    this.rows = new CertificateRows(options.storage);
+    this.keys = new KeyStore(options.rootPath);
+    if (options.config.crl) this.crl = new CrlChecker(options.config.crl, options.logger);
+  }
+
+  /** Creates the CA and node certificate when absent, loads tls.* and builds the in-memory state. */
+  async start(): Promise<void> {
+    // Both keys are generated in parallel on first start.
+    const [ca, nodeKey] = await Promise.all([this.ensureAuthority(), this.ensureNodeKey()]);
+    this.ca = ca;
+    this.nodeKey = nodeKey;
+    await this.ensureNodeCertificate(this.ca, this.nodeKey);
+    if (this.options.config.tls) this.configured = await this.loadConfiguredTls(this.options.config.tls);
+    await this.refresh();
+    const identity = this.replicationIdentity();
+    this.options.logger.info('replication certificate', { name: this.presented?.rowName, serial: identity.serialNumber });
+  }
+
+  // ── CertificateAuthority ──
+
+  replicationIdentity(): ReplicationIdentity {
+    if (!this.presented) throw new Error('The certificate authority has not started');
+    const { privateKey, certificate, issuerCa, serialNumber } = this.presented;
+    return { privateKey, certificate, issuerCa, serialNumber };
+  }
+
+  trustedAuthorities(): readonly string[] {
+    return this.trusted;
+  }
+
+  createCsr(): string {
+    return createCertificateRequest(this.options.nodeName, this.started().nodeKey);
+  }
+
+  signCsr(csrPem: string): { certificate: string; signingCA: string } {
+    const ca = this.started().signing;
+    return { certificate: signCertificateRequest(csrPem, ca), signingCA: ca.certificate };
+  }
+
+  async installSignedCertificate(certificate: string, signingCA: string): Promise<void> {
+    const { nodeKey } = this.started();
+    const cert = this.parseOr400(certificate, 'signed certificate');
+    if (!matchesKey(cert, createPrivateKey(nodeKey))) {
+      throw new OperationError(400, "The signed certificate is not for this node's key");
+    }
+    const authorities = splitPemBundle(signingCA);
+    const ca = authorities.map((pem) => this.parseOr400(pem, 'signing CA')).find((candidate) => issuedBy(cert, candidate));
+    if (!ca) throw new OperationError(400, 'The signed certificate was not issued by the signing CA it came with');
+    await this.rows.put({ name: this.authorityRowName(ca), certificate: ca.toString(), is_authority: true, uses: [] });
+    await this.rows.put({
+      name: `${this.options.nodeName}-replication`,
+      certificate: cert.toString(),
+      private_key_name: NODE_KEY_FILE,
+      is_authority: false,
+      uses: ['replication'],
+      is_self_signed: false,
+    });
+    await this.changed();
+  }
+
+  describe(pem: string): CaInfo {
+    return caInfo(this.parseOr400(pem, 'certificate'));
+  }
+
+  peerNames(certificate: string | Uint8Array): PeerCertificateNames {
+    const cert = parseCertificate(certificate);
+    const cn = commonName(cert);
+    return { ...(cn ? { commonName: cn } : {}), altNames: identifyingAltNames(cert), serialNumber: cert.serialNumber.toUpperCase() };
+  }
+
+  async checkRevocation(certificate: string | Uint8Array, issuerCa: string | undefined): Promise<RevocationVerdict> {
+    if (!this.crl) return { revoked: false };
+    const cert = parseCertificate(certificate);
+    // The CA the caller names first, then every trusted one (the peer may present a certificate another CA signed).
+    const candidates = [...(issuerCa !== undefined ? splitPemBundle(issuerCa) : []), ...this.trusted];
+    const issuer = candidates.map((pem) => this.parse(pem)).find((ca) => ca !== undefined && issuedBy(cert, ca));
+    return this.crl.check(cert, issuer);
+  }
+
+  // ── operations ──
+
+  list(): CertificateRow[] {
+    return this.rows.all();
+  }
+
+  /** add_certificate; returns the sanitized name Harper's message shows. */
+  async addCertificate(input: {
+    name?: string;
+    certificate: string;
+    isAuthority: boolean;
+    privateKey?: string;
+    uses?: readonly string[];
+  }): Promise<string> {
+    const { ca } = this.started();
+    let cert: X509Certificate;
+    try {
+      cert = parseCertificate(input.certificate);
+    } catch (error) {
+      throw new OperationError(400, `Invalid certificate format for ${input.name ?? 'certificate'}: ${parseErrorText(error)}`);
+    }
+    let key: KeyObject | undefined;
+    if (input.privateKey !== undefined) {
+      try {
+        key = createPrivateKey(input.privateKey);
+      } catch {
+        throw new OperationError(400, `'private_key' is not a PEM private key`);
+      }
+      if (!matchesKey(cert, key)) throw new OperationError(400, `'private_key' does not match the certificate`);
+    }
+    const stored = input.privateKey === undefined ? await this.storedKeyFor(cert) : undefined;
+    if (!input.isAuthority && key === undefined && stored === undefined) {
+      throw new OperationError(400, 'A suitable private key was not found for this certificate');
+    }
+    const name = input.name ?? primaryHostName(cert);
+    if (name === undefined) {
+      throw new OperationError(400, 'Error extracting certificate host name, please provide a name parameter');
+    }
+    if (name === this.caName) throw new OperationError(400, `'${name}' is this node's certificate authority and cannot be replaced`);
+    const saniName = name.replace(/[^a-z0-9.]/gi, '-');
+
+    let keyName = stored;
+    if (input.privateKey !== undefined) {
+      keyName = (await this.storedKeyName(input.privateKey)) ?? (await this.writeNewKey(`${saniName}.pem`, name, input.privateKey));
+    }
+    const row: NewCertificateRow = {
+      name,
+      certificate: input.certificate,
+      ...(keyName !== undefined ? { private_key_name: keyName } : {}),
+      is_authority: input.isAuthority,
+      uses: input.uses ?? [],
+      is_self_signed: isSelfSigned(cert) || issuedBy(cert, this.parse(ca.certificate)!),
+    };
+    await this.rows.put(row);
+    await this.changed();
+    return saniName;
+  }
+
+  /** remove_certificate; the generated CA and the certificate replication presents cannot be removed. */
+  async removeCertificate(name: string): Promise<void> {
+    const row = this.rows.get(name);
+    if (!row) throw new OperationError(400, `${name} not found`);
+    if (name === this.caName) throw new OperationError(400, `Cannot remove ${name}: it is this node's certificate authority`);
+    if (name === this.presented?.rowName) {
+      throw new OperationError(400, `Cannot remove ${name}: replication presents it (add or install another certificate first)`);
+    }
+    await this.rows.delete(name);
+    const keyName = row.private_key_name;
+    const kept = new Set([CA_KEY_FILE, NODE_KEY_FILE, this.configured?.keyName]);
+    if (keyName && isKeyFileName(keyName) && !kept.has(keyName) && !this.rows.all().some((r) => r.private_key_name === keyName)) {
+      await this.keys.remove(keyName);
+    }
+    await this.changed();
+  }
+
+  // ── start-up ──
+
+  private async ensureAuthority(): Promise<KeyedCertificate> {
+    let key = await this.keys.read(CA_KEY_FILE);
+    const row = this.rows.get(this.caName);
+    if (key && row && matchesKey(parseCertificate(row.certificate), createPrivateKey(key))) {
+      return { certificate: row.certificate, privateKey: key };
+    }
+    if (!key) {
+      key = await generatePrivateKey();
+      await this.keys.write(CA_KEY_FILE, key);
+    }
+    const certificate = createAuthority(this.caName, key);
+    await this.rows.put({ name: this.caName, certificate, private_key_name: CA_KEY_FILE, is_authority: true, uses: [], is_self_signed: true });
+    this.options.logger.info('created certificate authority', { name: this.caName });
+    return { certificate, privateKey: key };
+  }
+
+  private async ensureNodeKey(): Promise<string> {
+    const existing = await this.keys.read(NODE_KEY_FILE);
+    if (existing) return existing;
+    const key = await generatePrivateKey();
+    await this.keys.write(NODE_KEY_FILE, key);
+    return key;
+  }
+
+  /** The generated node certificate (row = node name), re-issued when missing, keyless or from an older CA. */
+  private async ensureNodeCertificate(ca: KeyedCertificate, nodeKey: string): Promise<void> {
+    const { nodeName } = this.options;
+    const row = this.rows.get(nodeName);
+    const keyName = row?.private_key_name;
+    if (row && keyName) {
+      // A certificate the user added under this name, or the tls.* one (keyed outside keys/): theirs to keep.
+      if (isKeyFileName(keyName) ? keyName !== NODE_KEY_FILE : this.options.config.tls !== undefined) return;
+      const cert = this.parse(row.certificate);
+      if (keyName === NODE_KEY_FILE && cert && matchesKey(cert, createPrivateKey(nodeKey)) && issuedBy(cert, parseCertificate(ca.certificate))) return;
+    }
+    const certificate = createNodeCertificate(nodeName, nodeKey, ca);
+    await this.rows.put({
+      name: nodeName,
+      certificate,
+      private_key_name: NODE_KEY_FILE,
+      is_authority: false,
+      uses: ['replication'],
+      is_self_signed: true,
+    });
+    this.options.logger.info('created node certificate', { name: nodeName });
+  }
+
+  private async loadConfiguredTls(tls: TlsFiles): Promise<ConfiguredTls> {
+    const read = async (key: string, path: string): Promise<string> => {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (error) {
+        throw new ConfigError(key, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    };
+    const parseAll = (key: string, path: string, text: string): X509Certificate[] => {
+      const pems = splitPemBundle(text);
+      if (pems.length === 0) throw new ConfigError(key, `${path} holds no PEM certificate`);
+      return pems.map((pem) => {
+        try {
+          return parseCertificate(pem);
+        } catch (error) {
+          throw new ConfigError(key, `${path} holds an invalid certificate: ${parseErrorText(error)}`);
+        }
+      });
+    };
+    const chain = parseAll('tls.certificate', tls.certificate, await read('tls.certificate', tls.certificate));
+    const leaf = chain[0]!;
+    const keyText = await read('tls.privateKey', tls.privateKey);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(keyText);
+    } catch {
+      throw new ConfigError('tls.privateKey', `${tls.privateKey} holds no PEM private key`);
+    }
+    if (!matchesKey(leaf, key)) {
+      throw new ConfigError('tls.privateKey', `${tls.privateKey} is not the key of the certificate in ${tls.certificate}`);
+    }
+    const authorities = tls.certificateAuthority
+      ? parseAll('tls.certificateAuthority', tls.certificateAuthority, await read('tls.certificateAuthority', tls.certificateAuthority))
+      : [];
+    const issuer = [...chain.slice(1), ...authorities].find((ca) => issuedBy(leaf, ca)) ?? (isSelfSigned(leaf) ? leaf : undefined);
+    if (!issuer) {
+      throw new ConfigError(
+        'tls.certificateAuthority',
+        `is required: the certificate in ${tls.certificate} is not self-signed and neither its file nor tls.certificateAuthority holds its issuer`,
+      );
+    }
+    const presentedChain = chain.map((c) => c.toString());
+    if (issuer !== leaf && !chain.includes(issuer)) presentedChain.push(issuer.toString());
+
+    const name = primaryHostName(leaf) ?? this.options.nodeName;
+    const keyName = relative(this.keys.dir, tls.privateKey);
+    await this.putIfChanged({ name, certificate: leaf.toString(), private_key_name: keyName, is_authority: false, uses: ['replication'] });
+    for (const ca of authorities) {
+      await this.putIfChanged({ name: this.authorityRowName(ca), certificate: ca.toString(), is_authority: true, uses: [] });
+    }
+    return {
+      identity: {
+        rowName: name,
+        privateKey: keyText,
+        certificate: presentedChain.join(''),
+        issuerCa: issuer.toString(),
+        serialNumber: leaf.serialNumber.toUpperCase(),
+      },
+      authorities: authorities.map((ca) => ca.toString()),
+      keyName,
+    };
+  }
+
+  // ── state ──
+
+  private async changed(): Promise<void> {
+    await this.refresh();
+    this.options.changed();
+  }
+
+  /** Rebuilds the presented identity, the trust set and the signing CA from the rows and key files. */
+  private async refresh(): Promise<void> {
+    const ca = this.ca!;
+    const rows = this.rows.all();
+    const authorities = rows.filter((row) => row.is_authority);
+    this.trusted = dedupe([
+      ca.certificate,
+      ...authorities.map((row) => row.certificate),
+      ...(this.configured?.authorities ?? []),
+      ...(this.options.config.enableRootCAs ? rootCertificates : []),
+    ]);
+    this.presented = this.configured?.identity ?? (await this.latestNodeCertificate(rows));
+    this.signing = (await this.userSigningAuthority(authorities)) ?? ca;
+  }
+
+  /** The newest row naming this node (CN or SAN) for replication whose key this node holds. */
+  private async latestNodeCertificate(rows: readonly CertificateRow[]): Promise<Presented> {
+    const { nodeName } = this.options;
+    const candidates = rows
+      .filter((row) => !row.is_authority && row.private_key_name && isKeyFileName(row.private_key_name))
+      .filter((row) => row.name === nodeName || row.uses?.some((use) => use === 'replication' || use === 'wss'))
+      .sort((a, b) => (b.__updatedtime__ ?? 0) - (a.__updatedtime__ ?? 0));
+    for (const row of candidates) {
+      const cert = this.parse(row.certificate);
+      if (!cert || (commonName(cert) !== nodeName && !altNames(cert).includes(nodeName))) continue;
+      const key = await this.keys.read(row.private_key_name!);
+      if (!key || !matchesKey(cert, createPrivateKey(key))) continue;
+      const issuer = this.trusted.map((pem) => this.parse(pem)).find((c) => c !== undefined && issuedBy(cert, c));
+      if (!issuer) continue;
+      // Peers hold this node's own CA already; any other issuer travels with the certificate.
+      const bare = [this.ca!.certificate, row.certificate].some((pem) => this.parse(pem)!.fingerprint256 === issuer.fingerprint256);
+      return {
+        rowName: row.name,
+        privateKey: key,
+        certificate: bare ? row.certificate : `${row.certificate}${issuer.toString()}`,
+        issuerCa: issuer.toString(),
+        serialNumber: cert.serialNumber.toUpperCase(),
+      };
+    }
+    throw new Error(`No certificate for ${nodeName} with a usable private key in system.hdb_certificate`);
+  }
+
+  private async userSigningAuthority(authorities: readonly CertificateRow[]): Promise<KeyedCertificate | undefined> {
+    for (const row of authorities) {
+      if (row.name === this.caName || !row.private_key_name || !isKeyFileName(row.private_key_name)) continue;
+      const key = await this.keys.read(row.private_key_name);
+      const cert = this.parse(row.certificate);
+      // forge signs with RSA only.
+      if (key && cert?.ca && isRsaPrivateKey(key) && matchesKey(cert, createPrivateKey(key))) {
+        return { certificate: row.certificate, privateKey: key };
+      }
+    }
+    return undefined;
+  }
+
+  // ── helpers ──
+
+  private started(): { ca: KeyedCertificate; nodeKey: string; signing: KeyedCertificate } {
+    if (!this.ca || !this.nodeKey || !this.signing) throw new OperationError(503, 'The certificate authority has not started');
+    return { ca: this.ca, nodeKey: this.nodeKey, signing: this.signing };
+  }
+
+  /** Memoized parse; undefined for a PEM node cannot read. */
+  private parse(pem: string): X509Certificate | undefined {
+    let cert = this.parsed.get(pem);
+    if (!cert) {
+      try {
+        cert = parseCertificate(pem);
+      } catch {
+        return undefined;
+      }
+      this.parsed.set(pem, cert);
+    }
+    return cert;
+  }
+
+  private parseOr400(pem: string, what: string): X509Certificate {
+    try {
+      return parseCertificate(pem);
+    } catch (error) {
+      throw new OperationError(400, `Invalid ${what}: ${parseErrorText(error)}`);
+    }
+  }
+
+  /** An authority's row name: its CN, or CN-serial when another certificate already holds that name. */
+  private authorityRowName(ca: X509Certificate): string {
+    const name = commonName(ca) ?? ca.serialNumber.toUpperCase();
+    const existing = this.rows.get(name);
+    return !existing || sameText(existing.certificate, ca.toString()) ? name : `${name}-${ca.serialNumber.toUpperCase()}`;
+  }
+
+  private async putIfChanged(row: NewCertificateRow): Promise<void> {
+    const existing = this.rows.get(row.name);
+    if (existing && sameText(existing.certificate, row.certificate) && existing.private_key_name === row.private_key_name) return;
+    await this.rows.put(row);
+  }
+
+  /** The key file (referenced by a row) that holds the certificate's key. */
+  private async storedKeyFor(cert: X509Certificate): Promise<string | undefined> {
+    for (const name of this.referencedKeyFiles()) {
+      const pem = await this.keys.read(name);
+      if (pem && matchesKey(cert, createPrivateKey(pem))) return name;
+    }
+    return undefined;
+  }
+
+  /** The key file that already holds exactly this key, so it is not stored twice. */
+  private async storedKeyName(privateKey: string): Promise<string | undefined> {
+    for (const name of this.referencedKeyFiles()) {
+      if (sameText(await this.keys.read(name), privateKey)) return name;
+    }
+    return undefined;
+  }
+
+  private referencedKeyFiles(): string[] {
+    const names = this.rows.all().map((row) => row.private_key_name).filter((n): n is string => !!n && isKeyFileName(n));
+    return [...new Set(names)];
+  }
+
+  private async writeNewKey(file: string, certName: string, pem: string): Promise<string> {
+    if (!isKeyFileName(file)) throw new OperationError(400, `'name' must contain a letter or digit to name its key file`);
+    const owner = this.rows.all().find((row) => row.private_key_name === file && row.name !== certName);
+    if (owner || file === CA_KEY_FILE || file === NODE_KEY_FILE) {
+      throw new OperationError(400, `The key file '${file}' belongs to certificate '${owner?.name ?? file}'; choose another name`);
+    }
+    await this.keys.write(file, pem);
+    return file;
+  }
+}
+
+const dedupe = (pems: readonly string[]): string[] => {
+  const seen = new Set<string>();
+  return pems.filter((pem) => {
+    const key = pem.replace(/\r/g, '').trim();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+};
