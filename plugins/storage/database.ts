@@ -21,9 +21,13 @@
  * being flushed goes into the next commit: group commit that never waits for
  * the main thread (a transaction callback did, and its round trip was most
  * of a small commit's latency). The environment is opened with
- * overlappingSync: false, so a commit resolves only after the data is synced
- * to disk; a job is answered after that. (overlappingSync + waiting for the
- * flush measured no faster.) Index entries go in the job's own block: a
+ * overlappingSync: a commit is visible to readers as soon as LMDB commits it,
+ * and the disk flush runs after; a job is answered (and its log entry handed
+ * to replication) only once its own commit is flushed (separateFlushed). A
+ * replicated transaction is therefore readable on the receiver one fsync
+ * earlier, which halves replication lag; the receiver's cursor commits with
+ * the data, so a crash before the flush loses both and the sender resends.
+ * Index entries go in the job's own block: a
  * journal that deferred them to a background writer, to dirty fewer pages
  * per small commit, measured no faster over HTTP and cost CPU per write.
  *
@@ -134,7 +138,7 @@ export class Database {
     private readonly hooks: DatabaseHooks,
     private readonly logger: Logger,
   ) {
-    this.env = open({ path: file, maxDbs: MAX_DBS, overlappingSync: false });
+    this.env = open({ path: file, maxDbs: MAX_DBS, overlappingSync: true, separateFlushed: true });
     this.schemaDb = this.env.openDB('__schema__', {});
     this.statsDb = this.env.openDB('__stats__', { encoding: 'binary' });
     this.logDb = this.env.openDB('__txns__', { sharedStructuresKey: STRUCTURES });
@@ -258,7 +262,7 @@ export class Database {
           this.current = outer;
         }
       });
-      this.settle(tx, committed.then(() => true), () => outcome, (o) => {
+      this.settle(tx, withFlushed(committed), () => outcome, (o) => {
         if (o.ok) job.resolve(o.result);
         else job.reject(o.error);
         this.blocked = false;
@@ -286,6 +290,8 @@ export class Database {
       if (committed) {
         try {
           ok = await committed;
+          // Visible to readers from here on; answered (and replicated) only once this commit is durable.
+          if (ok) await ((committed as { flushed?: Promise<unknown> }).flushed ?? this.env.flushed);
         } catch (error) {
           ok = false;
           commitError = error;
@@ -357,3 +363,9 @@ export class Database {
   }
 }
 
+/** A commit promise resolving to true, keeping lmdb's `flushed` promise (separateFlushed) on it. */
+function withFlushed(committed: Promise<unknown>): Promise<boolean> {
+  const mapped = committed.then(() => true) as Promise<boolean> & { flushed?: Promise<unknown> };
+  mapped.flushed = (committed as { flushed?: Promise<unknown> }).flushed;
+  return mapped;
+}
