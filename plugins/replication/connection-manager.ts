@@ -14,16 +14,11 @@ import { Dialer, type DialTarget } from './dialer.js';
 import type { NodeStore } from './node-store.js';
 import type { PeerTrust } from './peer-trust.js';
 import type { RetainedCredentials } from './retained-credentials.js';
-import { parseFlow, parseRoutes, urlHost, type Flow } from './routes.js';
+import { parseFlow, parseRoutes, urlHost, type Route } from './routes.js';
 import type { WsChannel } from './ws-channel.js';
 
-export interface Peer {
-  readonly name: string;
-  readonly url: string;
-  readonly flow: Flow;
-  readonly excludeTables: readonly string[];
-  /** Certificate serials a route revokes for this peer (hdb_nodes rows carry their own). */
-  readonly revokedCertificates: readonly string[];
+/** A route, or an hdb_nodes row read as one (a row's revoked_certificates stay in the row: see peer-trust.ts). */
+export interface Peer extends Route {
   readonly startTime?: number;
 }
 
@@ -219,9 +214,7 @@ export class ConnectionManager {
       routes = this.deps.config.routes;
     }
     for (const route of routes) {
-      if (route.name !== self) {
-        peers.set(route.name, { name: route.name, url: route.url, flow: route.flow, excludeTables: route.excludeTables, revokedCertificates: route.revokedCertificates });
-      }
+      if (route.name !== self) peers.set(route.name, route);
     }
     for (const row of this.deps.nodes.all()) {
       if (row.name === self || typeof row.url !== 'string') continue;

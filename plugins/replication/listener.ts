@@ -120,9 +120,9 @@ export class ReplicationListener {
     }
     const [type, payload] = await channel.next(FIRST_FRAME_TIMEOUT_MS, 'HELLO');
     if (type !== OPERATION && type !== HELLO) return channel.close(1002, 'Expected HELLO');
+    const claimed = String(field(payload, type === HELLO ? 'node' : 'name'));
     if (auth.certificate) {
       // A presented certificate must identify the node the frame claims to come from, and not be revoked.
-      const claimed = String(field(payload, type === HELLO ? 'node' : 'name'));
       const refusal = await this.deps.trust!.refusal(claimed, auth.certificate);
       if (refusal) {
         this.deps.manager.noteRefusal(claimed, refusal);
@@ -131,7 +131,7 @@ export class ReplicationListener {
       auth = { ...auth, node: claimed };
     }
     this.deps.logger.debug('replication peer authorized', {
-      peer: String(field(payload, type === HELLO ? 'node' : 'name')),
+      peer: claimed,
       by: auth.user ? 'credentials' : auth.certificate ? 'certificate' : 'address',
       ...(auth.user ? { user: auth.user.username } : {}),
     });
@@ -191,6 +191,8 @@ export class ReplicationListener {
       return this.reject(channel, 'Node name mismatch', false);
     }
     if (manager.isBlocked(node)) return this.reject(channel, 'Node was removed from the cluster', false);
+    // A certificate admits a known node's subscription only (as a source IP does); gossip may not have brought its row yet.
+    if (!auth.user && !manager.peers().has(node)) return this.reject(channel, `${node} is not a known node of ${localNode}`, true);
     const peer = manager.peers().get(node);
     if (peer && !peer.flow.receives) return this.reject(channel, `Replication to ${node} is disabled by its replicates setting`, false);
     if (!manager.replicatedDatabases().includes(database)) return this.reject(channel, `Database '${database}' is not replicated by ${localNode}`, false);

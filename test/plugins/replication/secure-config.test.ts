@@ -1,7 +1,9 @@
 /**
  * wss:// replication, real nodes on 127.0.21.x: certificates a user brings
- * in config (tls.*) carry replication with no credentials at all, a peer
- * certificate its CRL (served on loopback) lists is refused, and
+ * in config (tls.*) carry replication with no credentials at all (but admit
+ * only known nodes' subscriptions), a peer certificate its CRL (served on
+ * loopback) lists is refused, replication.port / securePort null open no
+ * wss:// listener, and
  * retain_authorization keeps the credentials (object and header-string forms)
  * on this node only, in an owner-only file, and sends them on every reconnect
  * after a restart.
@@ -12,11 +14,16 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pack, unpack } from 'msgpackr';
+import WebSocket from 'ws';
+import { HELLO, PATH, PROTOCOL, REJECT, VERSION } from '../../../plugins/replication/handshake.js';
 import { createTestCa, createTestCrl, createTestLeaf, writePemFiles, type TestCertificate } from '../../helpers/test-pki.js';
 import { ADMIN, op, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
 import { createTable, hdbNodes, ids, logText, ok, presentedSerial, startSecureNode, waitForSameContents } from './helpers.js';
 
-const [G, H, J, K, L, M, N, O, P] = ['127.0.21.1', '127.0.21.2', '127.0.21.3', '127.0.21.4', '127.0.21.5', '127.0.21.6', '127.0.21.7', '127.0.21.8', '127.0.21.9'];
+const [G, H, J, K, L, M, N, O, P, Q] = ['127.0.21.1', '127.0.21.2', '127.0.21.3', '127.0.21.4', '127.0.21.5', '127.0.21.6', '127.0.21.7', '127.0.21.8', '127.0.21.9', '127.0.21.10'];
+/** A name (and address) no node knows. */
+const STRANGER = '127.0.21.99';
 const CRL_HOST = '127.0.21.20';
 const basic = `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`;
 
@@ -43,9 +50,10 @@ describe('secure replication with configured certificates and retained credentia
     let g: NodeHandle;
     let h: NodeHandle;
     const issued = new Map<string, TestCertificate>();
+    let ca: TestCertificate;
 
     before(async () => {
-      const ca = await createTestCa('Users-Own-CA');
+      ca = await createTestCa('Users-Own-CA');
       for (const name of [G, H]) issued.set(name, await leafFor(ca, name));
       [g, h] = await Promise.all([startDebugNode(G, tlsFlags(G, issued.get(G)!, ca)), startDebugNode(H, tlsFlags(H, issued.get(H)!, ca))]);
       await createTable([g, h], 'dev', 'dog');
@@ -65,6 +73,22 @@ describe('secure replication with configured certificates and retained credentia
       // Still the configured certificate: a signed CSR does not displace tls.* from config.
       assert.equal(await presentedSerial(G), issued.get(G)!.serial);
       assert.match(logText(h), new RegExp(`"peer":"${G.replaceAll('.', '\\.')}","by":"certificate"`));
+    });
+
+    it('a trusted certificate of a node no member knows cannot subscribe', async () => {
+      const stranger = await leafFor(ca, STRANGER);
+      const answer = await new Promise<unknown>((resolve, reject) => {
+        const ws = new WebSocket(`wss://${H}:9933${PATH}`, PROTOCOL, { key: stranger.keyPem, cert: stranger.pem, rejectUnauthorized: false });
+        const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+        ws.on('open', () => ws.send(pack([HELLO, { v: VERSION, node: STRANGER, database: 'dev', expect: H }])));
+        ws.on('message', (data: Buffer) => {
+          clearTimeout(timer);
+          resolve(unpack(data));
+          ws.terminate();
+        });
+        ws.on('error', () => undefined);
+      });
+      assert.deepEqual(answer, [REJECT, { reason: `${STRANGER} is not a known node of ${H}`, reconnect: true }]);
     });
   });
 
@@ -114,6 +138,15 @@ describe('secure replication with configured certificates and retained credentia
     assert.equal(plain.status, 426);
     await assert.rejects(presentedSerial(P));
     await p.stop();
+  });
+
+  it('--REPLICATION_SECUREPORT null turns the default wss:// listener off', async () => {
+    const q = await startSecureNode(Q, ['--REPLICATION_SECUREPORT', 'null']);
+    await assert.rejects(presentedSerial(Q));
+    const status = await op(q.url, { operation: 'add_node', hostname: G }, ADMIN);
+    assert.equal(status.status, 400);
+    assert.match(status.body.error, /replication url is missing/);
+    await q.stop();
   });
 
   describe('retain_authorization, object and header-string forms', () => {
