@@ -17,8 +17,6 @@ export const basicAuth = { authorization: `Basic ${Buffer.from(`${ADMIN.username
 
 /** dist/bench → dist/kernel/cli/main.js */
 const PLEXUS_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'kernel', 'cli', 'main.js');
-/** config/defaults.yaml's plugin list. */
-const PLEXUS_PLUGINS = ['identity', 'storage', 'auth', 'http', 'operations-api', 'replication', 'gossip'];
 const START_DEADLINE_MS = 120_000;
 const READY_DEADLINE_MS = 30_000;
 
@@ -77,9 +75,8 @@ export class BenchNode {
     ];
     if (system === 'plexus') {
       const prof = this.options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfDir] : [];
-      // wss:// needs the certificate-authority plugin (Harper has its CA built in).
-      const plugins = tls ? ['--PLUGINS', JSON.stringify([...PLEXUS_PLUGINS, 'certificate-authority'])] : [];
-      return [...prof, PLEXUS_MAIN, 'run', ...shared, ...plugins];
+      // The default plugin set (certificate authority included, as Harper has its own built in).
+      return [...prof, PLEXUS_MAIN, 'run', ...shared];
     }
     return [
       this.options.harperBin!,

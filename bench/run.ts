@@ -5,7 +5,8 @@
  *                                    folder on first use), side by side, with ratios
  * Options: --compare, --tls (afterwards, the replication workloads once more over wss:// on
  * both), --cpu-prof <dir> (Plexus nodes run under `node --cpu-prof`).
- * Addresses: Plexus 127.0.9.1–3, the ceiling 127.0.9.9, Harper 127.0.19.1–3.
+ * Addresses: Plexus 127.0.9.1–3, the ceiling 127.0.9.9, Harper 127.0.19.1–3 (the throughput
+ * node T runs on the third address, before node C of the full copy).
  * Prints one table and writes bench/results/<bench|compare>.json (see report.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ import {
   addNode, bulkWrite, COPY_DB, createTable, measureCatchUp, measureFullCopy, measureLag, REPL_DB, SYNC_DEADLINE_MS, waitReplicating, type LagResult,
 } from './replication.js';
 import { figureOf, finishRow, harperReference, printTable, writeResults, type Figure, type Row, type Target } from './report.js';
-import { createTables, DATABASE, runThroughput } from './throughput.js';
+import { createTables, runThroughput } from './throughput.js';
 
 const ADDRESSES: Record<System, readonly [string, string, string]> = {
   plexus: ['127.0.9.1', '127.0.9.2', '127.0.9.3'],
@@ -33,6 +34,8 @@ const LAG_WARMUP_SECONDS = 2;
 const MAX_RATE_SECONDS = 5;
 const CATCH_UP_RECORDS = 50_000;
 const COPY_RECORDS = 100_000;
+const IDLE_SETTLE_MS = 2_000;
+const AFTER_LOAD = `after lag at ${LAG_RATE} w/s and the catch-up`;
 
 const argv = process.argv.slice(2);
 const compare = argv.includes('--compare');
@@ -68,6 +71,7 @@ const NODE_ROWS = [
   { name: 'RSS idle, node B', unit: 'MiB', better: 'lower' as const },
   { name: 'RSS after load, node A', unit: 'MiB', better: 'lower' as const },
   { name: 'RSS after load, node B', unit: 'MiB', better: 'lower' as const },
+  { name: 'RSS after the throughput workloads (not comparable)', unit: 'MiB', better: 'lower' as const },
 ];
 
 function targetOf(row: Row): Target | undefined {
@@ -83,7 +87,7 @@ function targetOf(row: Row): Target | undefined {
   }
   // From API-ready is shown, not targeted: Harper catches up before its API answers, so its figure is ~0.
   if (row.name.includes('restart → complete') || row.name.startsWith('full copy')) return atMost(row.ratio, 0.2, '≤ 0.2× Harper (≥ 5× rate)');
-  if (row.name.startsWith('RSS')) return atMost(row.ratio, 1 / 3, '≤ 1/3 Harper');
+  if (row.name.startsWith('RSS idle') || row.name.startsWith('RSS after load')) return atMost(row.ratio, 1 / 3, '≤ 1/3 Harper');
   return undefined;
 }
 
@@ -114,10 +118,11 @@ interface Env {
   readonly harperBin?: string;
 }
 
-function makeNode(env: Env, system: System, index: 0 | 1 | 2, variant: 'ws' | 'wss'): BenchNode {
+/** `role` names the root folder: a, b, c (the replication nodes) or t (the throughput node, on C's address). */
+function makeNode(env: Env, system: System, index: 0 | 1 | 2, variant: 'ws' | 'wss', role: string = 'abc'[index]!): BenchNode {
   const options: NodeOptions = {
     system,
-    name: `${system}-${variant}-${'abc'[index]}`,
+    name: `${system}-${variant}-${role}`,
     address: ADDRESSES[system][index],
     work: env.work,
     tls: variant === 'wss',
@@ -143,18 +148,20 @@ async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: '
   await measureLag(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_WARMUP_SECONDS, idBase: 10_000_000 });
   log(`${system}${suffix}: lag at ${LAG_RATE} w/s for ${LAG_SECONDS} s`);
   lagFigures(into, `${LAG_RATE} w/s${suffix}`, await measureLag(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_SECONDS, idBase: 0 }));
-  log(`${system}${suffix}: lag at the highest rate (8 writers) for ${MAX_RATE_SECONDS} s`);
-  lagFigures(into, `max rate${suffix}`, await measureLag(a, b, { table: 'lagmax', seconds: MAX_RATE_SECONDS, idBase: 0 }));
-  if (variant === 'ws') {
-    into.set('RSS after load, node A', { value: a.rss() });
-    into.set('RSS after load, node B', { value: b.rss() });
-  }
 
   log(`${system}${suffix}: catch-up of ${CATCH_UP_RECORDS} records written while B was stopped`);
   // The probe written by waitReplicating is in the table too.
   const catchUp = await measureCatchUp(a, b, 'catchup', CATCH_UP_RECORDS, 1);
   into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, restart → complete${suffix}`, secondsFigure(catchUp.fromRestart, CATCH_UP_RECORDS));
   into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, API ready → complete${suffix}`, secondsFigure(catchUp.fromReady, CATCH_UP_RECORDS));
+  // Memory after the same work on both systems (the max-rate run writes as many records as the server takes).
+  if (variant === 'ws') {
+    into.set('RSS after load, node A', { value: a.rss(), detail: AFTER_LOAD });
+    into.set('RSS after load, node B', { value: b.rss(), detail: AFTER_LOAD });
+  }
+
+  log(`${system}${suffix}: lag at the highest rate (8 writers) for ${MAX_RATE_SECONDS} s`);
+  lagFigures(into, `max rate${suffix}`, await measureLag(a, b, { table: 'lagmax', seconds: MAX_RATE_SECONDS, idBase: 0 }));
 
   // C copies from A alone (B stopped) and only the copy database (the others dropped).
   await b.stop();
@@ -206,40 +213,51 @@ async function main(): Promise<void> {
       deadlineMs: 10_000,
     });
 
+    // Per system: a throughput node T (C's address, its own root, stopped before the
+    // replication workloads) and the replication pair A, B, so that A's memory after
+    // load reflects the same replication work on both systems, not the throughput runs
+    // (in which each server writes as many records as it can in the time).
     const pairs = {} as Record<System, [BenchNode, BenchNode]>;
+    const throughputNodes = {} as Record<System, BenchNode>;
     const fresh: Record<System, number[]> = { plexus: [], harper: [] };
     for (const system of systems) {
-      log(`${system}: starting nodes A and B`);
+      log(`${system}: starting nodes A, B and the throughput node`);
       const a = makeNode(env, system, 0, 'ws');
       const b = makeNode(env, system, 1, 'ws');
+      const t = makeNode(env, system, 2, 'ws', 't');
       try {
-        fresh[system].push(await freshStart(a), await freshStart(b));
+        fresh[system].push(await freshStart(a), await freshStart(b), await freshStart(t));
       } catch (error) {
         if (system === 'plexus') throw error;
         note(`Harper ${HARPER_VERSION}: could not start (${errorText(error)}); Plexus benchmarked alone`);
-        await Promise.all([a.stop(), b.stop()]);
+        await Promise.all([a.stop(), b.stop(), t.stop()]);
         systems = ['plexus'];
         break;
       }
-      figures[system].set('RSS idle, node A', { value: a.rss() });
-      figures[system].set('RSS idle, node B', { value: b.rss() });
-      await createTables(a.client);
+      // Idle: settled, past the start-up's own allocations.
+      await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+      figures[system].set('RSS idle, node A', { value: a.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
+      figures[system].set('RSS idle, node B', { value: b.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
+      await createTables(t.client);
       pairs[system] = [a, b];
+      throughputNodes[system] = t;
     }
 
     const ceiling = new HttpClient(`http://${BARE}:9990/`, {}, 8);
     throughputRows = await runThroughput(
-      { plexus: pairs.plexus[0].client, ceiling, ...(pairs.harper ? { harper: pairs.harper[0].client } : {}) },
+      { plexus: throughputNodes.plexus.client, ceiling, ...(throughputNodes.harper ? { harper: throughputNodes.harper.client } : {}) },
       log,
     );
     ceiling.close();
     await stopProcess(bare.child);
+    for (const system of systems) {
+      figures[system].set('RSS after the throughput workloads (not comparable)', { value: throughputNodes[system].rss() });
+      await throughputNodes[system].stop();
+    }
 
     for (const system of systems) {
       const [a, b] = pairs[system];
       try {
-        // The throughput tables would otherwise be part of B's initial copy.
-        await a.client.op({ operation: 'drop_database', database: DATABASE });
         await replicationSuite(env, a, b, 'ws', figures[system], fresh[system]);
       } catch (error) {
         note(`${system}: replication workloads failed (${errorText(error)})`);

@@ -3,14 +3,14 @@
  * request with known-good Basic credentials does not pay for scrypt again.
  * Keys are SHA-256 digests: the plain password (or token) is never stored.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Principal } from '../../kernel/index.js';
 
 /** Bounds memory when many distinct valid credentials are used within one TTL. */
 const MAX_ENTRIES = 10_000;
 
-export const credentialKey = (kind: 'basic' | 'bearer', secret: string): string =>
-  createHash('sha256').update(kind).update('\0').update(secret).digest('base64');
+// One-shot hash(): a quarter of createHash()'s cost, and this runs on every request.
+export const credentialKey = (kind: 'basic' | 'bearer', secret: string): string => hash('sha256', `${kind}\0${secret}`, 'base64');
 
 interface Entry {
   readonly principal: Principal;

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { errors, jwtVerify, SignJWT } from 'jose';
 import { OperationError } from '../../kernel/index.js';
 import { keysDir, readOrCreatePrivateFile } from '../../kernel/index.js';
 
@@ -18,6 +17,10 @@ export interface VerifiedToken {
 }
 
 const SECRET_BYTES = 32;
+
+// Loaded with the first token, not at start-up: Basic-auth-only nodes never need it.
+let library: Promise<typeof import('jose')> | undefined;
+const jose = (): Promise<typeof import('jose')> => (library ??= import('jose'));
 
 export class TokenSigner {
   private constructor(private readonly secret: Uint8Array) {}
@@ -32,7 +35,8 @@ export class TokenSigner {
     return new TokenSigner(secret);
   }
 
-  sign(username: string, type: TokenType, lifetimeMs: number): Promise<string> {
+  async sign(username: string, type: TokenType, lifetimeMs: number): Promise<string> {
+    const { SignJWT } = await jose();
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ token_type: type })
       .setProtectedHeader({ alg: 'HS256' })
@@ -44,6 +48,7 @@ export class TokenSigner {
 
   /** Throws OperationError 401 `token expired` or `invalid token`. */
   async verify(token: string, type: TokenType): Promise<VerifiedToken> {
+    const { errors, jwtVerify } = await jose();
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.secret, { algorithms: ['HS256'] }));

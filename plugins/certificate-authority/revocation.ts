@@ -9,11 +9,8 @@
 import 'reflect-metadata';
 import type { X509Certificate as NodeCertificate } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
-import {
-  CRLDistributionPointsExtension,
-  X509Certificate as PeculiarCertificate,
-  X509Crl,
-} from '@peculiar/x509';
+import { createRequire } from 'node:module';
+import type { X509Crl } from '@peculiar/x509';
 import type { Logger } from '../../kernel/index.js';
 import type { CrlOptions } from './config.js';
 import type { RevocationVerdict } from './tokens.js';
@@ -31,12 +28,18 @@ interface CachedCrl {
 
 const crypto = webcrypto as unknown as Crypto;
 
+// Loaded on the first CRL check, not at start-up: it costs ~8 MiB of RSS most nodes never use.
+const require = createRequire(import.meta.url);
+let library: typeof import('@peculiar/x509') | undefined;
+const x509 = (): typeof import('@peculiar/x509') => (library ??= require('@peculiar/x509') as typeof import('@peculiar/x509'));
+
 /** Serial numbers compared as upper-case hex without leading zeros (node prints them so). */
 const normalizeSerial = (hex: string): string => hex.toUpperCase().replace(/^0+(?=.)/, '');
 
 /** The http(s) URLs of the certificate's CRL distribution points. */
 export function crlUrls(cert: NodeCertificate): string[] {
-  const extension = new PeculiarCertificate(cert.raw).getExtension(CRLDistributionPointsExtension);
+  const { X509Certificate, CRLDistributionPointsExtension } = x509();
+  const extension = new X509Certificate(cert.raw).getExtension(CRLDistributionPointsExtension);
   const urls: string[] = [];
   for (const point of extension?.distributionPoints ?? []) {
     for (const name of point.distributionPoint?.fullName ?? []) {
@@ -131,11 +134,11 @@ export class CrlChecker {
     let crl: X509Crl;
     try {
       // DER, or PEM text.
-      crl = new X509Crl(body[0] === 0x30 ? body : new TextDecoder().decode(body));
+      crl = new (x509().X509Crl)(body[0] === 0x30 ? body : new TextDecoder().decode(body));
     } catch (error) {
       throw new Error(`not a CRL: ${(error as Error).message}`);
     }
-    const ca = new PeculiarCertificate(issuer.raw);
+    const ca = new (x509().X509Certificate)(issuer.raw);
     if (crl.issuer !== ca.subject) throw new Error(`CRL issuer '${crl.issuer}' is not the certificate's issuer '${ca.subject}'`);
     if (!(await crl.verify({ publicKey: ca }, crypto))) throw new Error('CRL signature does not verify against the issuing CA');
     const now = Date.now();
