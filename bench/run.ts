@@ -213,33 +213,26 @@ async function main(): Promise<void> {
       deadlineMs: 10_000,
     });
 
-    // Per system: a throughput node T (C's address, its own root, stopped before the
-    // replication workloads) and the replication pair A, B, so that A's memory after
-    // load reflects the same replication work on both systems, not the throughput runs
-    // (in which each server writes as many records as it can in the time).
-    const pairs = {} as Record<System, [BenchNode, BenchNode]>;
+    // Per system: a throughput node T (C's address, its own root), stopped before the
+    // replication pair A, B starts. Only one system's nodes run at a time during the
+    // replication workloads, and A's memory after load reflects the same replication
+    // work on both systems, not the throughput runs (in which each server writes as
+    // many records as it can in the time).
     const throughputNodes = {} as Record<System, BenchNode>;
     const fresh: Record<System, number[]> = { plexus: [], harper: [] };
     for (const system of systems) {
-      log(`${system}: starting nodes A, B and the throughput node`);
-      const a = makeNode(env, system, 0, 'ws');
-      const b = makeNode(env, system, 1, 'ws');
+      log(`${system}: starting the throughput node`);
       const t = makeNode(env, system, 2, 'ws', 't');
       try {
-        fresh[system].push(await freshStart(a), await freshStart(b), await freshStart(t));
+        fresh[system].push(await freshStart(t));
       } catch (error) {
         if (system === 'plexus') throw error;
         note(`Harper ${HARPER_VERSION}: could not start (${errorText(error)}); Plexus benchmarked alone`);
-        await Promise.all([a.stop(), b.stop(), t.stop()]);
+        await t.stop();
         systems = ['plexus'];
         break;
       }
-      // Idle: settled, past the start-up's own allocations.
-      await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
-      figures[system].set('RSS idle, node A', { value: a.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
-      figures[system].set('RSS idle, node B', { value: b.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
       await createTables(t.client);
-      pairs[system] = [a, b];
       throughputNodes[system] = t;
     }
 
@@ -256,8 +249,15 @@ async function main(): Promise<void> {
     }
 
     for (const system of systems) {
-      const [a, b] = pairs[system];
+      log(`${system}: starting nodes A and B`);
+      const a = makeNode(env, system, 0, 'ws');
+      const b = makeNode(env, system, 1, 'ws');
       try {
+        fresh[system].push(await freshStart(a), await freshStart(b));
+        // Idle: settled, past the start-up's own allocations.
+        await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+        figures[system].set('RSS idle, node A', { value: a.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
+        figures[system].set('RSS idle, node B', { value: b.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
         await replicationSuite(env, a, b, 'ws', figures[system], fresh[system]);
       } catch (error) {
         note(`${system}: replication workloads failed (${errorText(error)})`);

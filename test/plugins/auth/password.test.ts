@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { hashPassword, passwordStats, verifyPassword, verifyAgainstDecoy } from '../../../plugins/auth/password.js';
 
@@ -6,7 +7,7 @@ describe('scrypt password hashes', () => {
   it('stores parameters and a random salt, never the password', async () => {
     const a = await hashPassword('correct horse');
     const b = await hashPassword('correct horse');
-    assert.match(a, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    assert.match(a, /^scrypt\$32768\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     assert.notEqual(a, b, 'each hash has its own salt');
     assert.ok(!a.includes('correct horse'));
   });
@@ -16,6 +17,14 @@ describe('scrypt password hashes', () => {
     assert.equal(await verifyPassword('s3cret', stored), true);
     assert.equal(await verifyPassword('s3cret ', stored), false);
     assert.equal(await verifyPassword('', stored), false);
+  });
+
+  it('verifies hashes stored with earlier parameters (N = 2^14)', async () => {
+    const salt = randomBytes(16);
+    const key = scryptSync('older', salt, 64, { N: 16384, r: 8, p: 1 });
+    const stored = ['scrypt', 16384, 8, 1, salt.toString('base64'), key.toString('base64')].join('$');
+    assert.equal(await verifyPassword('older', stored), true);
+    assert.equal(await verifyPassword('newer', stored), false);
   });
 
   it('rejects malformed or unsafe stored hashes without throwing', async () => {
