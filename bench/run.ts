@@ -9,6 +9,7 @@
  * node T runs on the third address, before node C of the full copy).
  * Prints one table and writes bench/results/<bench|compare>.json (see report.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,6 +102,14 @@ function lagFigures(into: Figures, suffix: string, lag: LagResult): void {
   into.set(`replication lag p50, ${suffix}`, { value: lag.p50, detail });
   into.set(`replication lag p90, ${suffix}`, { value: lag.p90 });
   into.set(`replication lag p99, ${suffix}`, { value: lag.p99 });
+}
+
+/**
+ * Flushes what earlier workloads left in the page cache, so each replication
+ * suite starts on an idle disk instead of behind another server's writeback.
+ */
+function quietDisk(): void {
+  execFileSync('sync');
 }
 
 /** Harper ignores some flags on a fresh root's first start: start, stop and start again. Returns the first start's time. */
@@ -246,9 +255,12 @@ async function main(): Promise<void> {
     for (const system of systems) {
       figures[system].set('RSS after the throughput workloads (not comparable)', { value: throughputNodes[system].rss() });
       await throughputNodes[system].stop();
+      rmSync(throughputNodes[system].root, { recursive: true, force: true });
     }
+    rmSync(join(work, 'bare'), { recursive: true, force: true });
 
     for (const system of systems) {
+      quietDisk();
       log(`${system}: starting nodes A and B`);
       const a = makeNode(env, system, 0, 'ws');
       const b = makeNode(env, system, 1, 'ws');
@@ -275,6 +287,7 @@ async function main(): Promise<void> {
         const a = makeNode(env, system, 0, 'wss');
         const b = makeNode(env, system, 1, 'wss');
         try {
+          quietDisk();
           log(`${system}: TLS variant`);
           await freshStart(a);
           await freshStart(b);
