@@ -5,14 +5,14 @@
  * and trust set are kept in memory (rebuilt after every change) so the TLS
  * code reads them synchronously; listeners hear of each change.
  */
-import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { ConfigError, OperationError, type Logger } from '../../kernel/index.js';
+import { OperationError, type Logger } from '../../kernel/index.js';
 import type { StorageEngine } from '../storage/tokens.js';
-import { CertificateRows, type CertificateRow, type NewCertificateRow } from './certificate-rows.js';
-import type { CaConfig, TlsFiles } from './config.js';
+import { CertificateRows, type CertificateRow } from './certificate-rows.js';
+import { CertificateStore, type NewCertificate } from './certificate-store.js';
+import type { CaConfig } from './config.js';
+import { loadConfiguredTls, type ConfiguredTls, type Presented } from './configured-tls.js';
 import {
   createAuthority,
   createCertificateRequest,
@@ -22,7 +22,7 @@ import {
   signCertificateRequest,
   type KeyedCertificate,
 } from './issuer.js';
-import { isKeyFileName, KeyStore } from './key-store.js';
+import { CA_KEY_FILE, isKeyFileName, KeyStore, NODE_KEY_FILE } from './key-store.js';
 import { CrlChecker } from './revocation.js';
 import type {
   CaInfo,
@@ -36,17 +36,12 @@ import {
   caInfo,
   commonName,
   identifyingAltNames,
-  isSelfSigned,
   issuedBy,
+  matchesKey,
   parseCertificate,
   parseErrorText,
-  primaryHostName,
   splitPemBundle,
 } from './x509.js';
-
-/** Key files of the generated CA and of this node's own key (Harper names the latter privateKey.pem too). */
-export const CA_KEY_FILE = 'caPrivateKey.pem';
-export const NODE_KEY_FILE = 'privateKey.pem';
 
 export interface AuthorityOptions {
   readonly storage: StorageEngine;
@@ -58,35 +53,12 @@ export interface AuthorityOptions {
   readonly changed: () => void;
 }
 
-/** The presented identity, plus the name of its hdb_certificate row. */
-interface Presented extends ReplicationIdentity {
-  readonly rowName: string;
-}
-
-/** The user's tls.* files, loaded and checked. */
-interface ConfiguredTls {
-  readonly identity: Presented;
-  readonly authorities: readonly string[];
-  /** hdb_certificate.private_key_name of the configured key (its path relative to keys/). */
-  readonly keyName: string;
-}
-
-const sameText = (a: string | undefined, b: string | undefined): boolean =>
-  a !== undefined && b !== undefined && a.replace(/\r/g, '').trim() === b.replace(/\r/g, '').trim();
-
-function matchesKey(cert: X509Certificate, key: KeyObject): boolean {
-  try {
-    return cert.checkPrivateKey(key);
-  } catch {
-    return false;
-  }
-}
-
 /** The service minus onChange, whose listeners the plugin keeps (they may subscribe before start). */
 export class Authority implements Omit<CertificateAuthority, 'onChange'> {
   readonly caName: string;
   private readonly rows: CertificateRows;
   private readonly keys: KeyStore;
+  private readonly store: CertificateStore;
   private readonly crl?: CrlChecker;
   private readonly parsed = new Map<string, X509Certificate>();
   private ca?: KeyedCertificate;
@@ -101,6 +73,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
     this.caName = `Plexus-Certificate-Authority-${options.nodeName}`;
     this.rows = new CertificateRows(options.storage);
     this.keys = new KeyStore(options.rootPath);
+    this.store = new CertificateStore(this.rows, this.keys, this.caName);
     if (options.config.crl) this.crl = new CrlChecker(options.config.crl, options.logger);
   }
 
@@ -111,7 +84,13 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
     this.ca = ca;
     this.nodeKey = nodeKey;
     await this.ensureNodeCertificate(this.ca, this.nodeKey);
-    if (this.options.config.tls) this.configured = await this.loadConfiguredTls(this.options.config.tls);
+    if (this.options.config.tls) {
+      this.configured = await loadConfiguredTls(this.options.config.tls, {
+        rows: this.rows,
+        keysDir: this.keys.dir,
+        nodeName: this.options.nodeName,
+      });
+    }
     await this.refresh();
     const identity = this.replicationIdentity();
     this.options.logger.info('replication certificate', { name: this.presented?.rowName, serial: identity.serialNumber });
@@ -147,7 +126,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
     const authorities = splitPemBundle(signingCA);
     const ca = authorities.map((pem) => this.parseOr400(pem, 'signing CA')).find((candidate) => issuedBy(cert, candidate));
     if (!ca) throw new OperationError(400, 'The signed certificate was not issued by the signing CA it came with');
-    await this.rows.put({ name: this.authorityRowName(ca), certificate: ca.toString(), is_authority: true, uses: [] });
+    await this.rows.put({ name: this.rows.authorityRowName(ca), certificate: ca.toString(), is_authority: true, uses: [] });
     await this.rows.put({
       name: `${this.options.nodeName}-replication`,
       certificate: cert.toString(),
@@ -185,71 +164,16 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
   }
 
   /** add_certificate; returns the sanitized name Harper's message shows. */
-  async addCertificate(input: {
-    name?: string;
-    certificate: string;
-    isAuthority: boolean;
-    privateKey?: string;
-    uses?: readonly string[];
-  }): Promise<string> {
+  async addCertificate(input: NewCertificate): Promise<string> {
     const { ca } = this.started();
-    let cert: X509Certificate;
-    try {
-      cert = parseCertificate(input.certificate);
-    } catch (error) {
-      throw new OperationError(400, `Invalid certificate format for ${input.name ?? 'certificate'}: ${parseErrorText(error)}`);
-    }
-    let key: KeyObject | undefined;
-    if (input.privateKey !== undefined) {
-      try {
-        key = createPrivateKey(input.privateKey);
-      } catch {
-        throw new OperationError(400, `'private_key' is not a PEM private key`);
-      }
-      if (!matchesKey(cert, key)) throw new OperationError(400, `'private_key' does not match the certificate`);
-    }
-    const stored = input.privateKey === undefined ? await this.storedKeyFor(cert) : undefined;
-    if (!input.isAuthority && key === undefined && stored === undefined) {
-      throw new OperationError(400, 'A suitable private key was not found for this certificate');
-    }
-    const name = input.name ?? primaryHostName(cert);
-    if (name === undefined) {
-      throw new OperationError(400, 'Error extracting certificate host name, please provide a name parameter');
-    }
-    if (name === this.caName) throw new OperationError(400, `'${name}' is this node's certificate authority and cannot be replaced`);
-    const saniName = name.replace(/[^a-z0-9.]/gi, '-');
-
-    let keyName = stored;
-    if (input.privateKey !== undefined) {
-      keyName = (await this.storedKeyName(input.privateKey)) ?? (await this.writeNewKey(`${saniName}.pem`, name, input.privateKey));
-    }
-    const row: NewCertificateRow = {
-      name,
-      certificate: input.certificate,
-      ...(keyName !== undefined ? { private_key_name: keyName } : {}),
-      is_authority: input.isAuthority,
-      uses: input.uses ?? [],
-      is_self_signed: isSelfSigned(cert) || issuedBy(cert, this.parse(ca.certificate)!),
-    };
-    await this.rows.put(row);
+    const name = await this.store.add(input, this.parse(ca.certificate)!);
     await this.changed();
-    return saniName;
+    return name;
   }
 
-  /** remove_certificate; the generated CA and the certificate replication presents cannot be removed. */
+  /** remove_certificate; CertificateStore.remove says what cannot be removed. */
   async removeCertificate(name: string): Promise<void> {
-    const row = this.rows.get(name);
-    if (!row) throw new OperationError(400, `${name} not found`);
-    if (name === this.caName) throw new OperationError(400, `Cannot remove ${name}: it is this node's certificate authority`);
-    if (name === this.presented?.rowName) {
-      throw new OperationError(400, `Cannot remove ${name}: replication presents it (add or install another certificate first)`);
-    }
-    await this.rows.delete(name);
-    const keyName = row.private_key_name;
-    const kept = new Set([CA_KEY_FILE, NODE_KEY_FILE, this.configured?.keyName]);
-    if (keyName && isKeyFileName(keyName) && !kept.has(keyName) && !this.rows.all().some((r) => r.private_key_name === keyName)) {
-      await this.keys.remove(keyName);
-    }
+    await this.store.remove(name, { presentedRowName: this.presented?.rowName, configuredKeyName: this.configured?.keyName });
     await this.changed();
   }
 
@@ -300,69 +224,6 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
       is_self_signed: true,
     });
     this.options.logger.info('created node certificate', { name: nodeName });
-  }
-
-  private async loadConfiguredTls(tls: TlsFiles): Promise<ConfiguredTls> {
-    const read = async (key: string, path: string): Promise<string> => {
-      try {
-        return await readFile(path, 'utf8');
-      } catch (error) {
-        throw new ConfigError(key, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-      }
-    };
-    const parseAll = (key: string, path: string, text: string): X509Certificate[] => {
-      const pems = splitPemBundle(text);
-      if (pems.length === 0) throw new ConfigError(key, `${path} holds no PEM certificate`);
-      return pems.map((pem) => {
-        try {
-          return parseCertificate(pem);
-        } catch (error) {
-          throw new ConfigError(key, `${path} holds an invalid certificate: ${parseErrorText(error)}`);
-        }
-      });
-    };
-    const chain = parseAll('tls.certificate', tls.certificate, await read('tls.certificate', tls.certificate));
-    const leaf = chain[0]!;
-    const keyText = await read('tls.privateKey', tls.privateKey);
-    let key: KeyObject;
-    try {
-      key = createPrivateKey(keyText);
-    } catch {
-      throw new ConfigError('tls.privateKey', `${tls.privateKey} holds no PEM private key`);
-    }
-    if (!matchesKey(leaf, key)) {
-      throw new ConfigError('tls.privateKey', `${tls.privateKey} is not the key of the certificate in ${tls.certificate}`);
-    }
-    const authorities = tls.certificateAuthority
-      ? parseAll('tls.certificateAuthority', tls.certificateAuthority, await read('tls.certificateAuthority', tls.certificateAuthority))
-      : [];
-    const issuer = [...chain.slice(1), ...authorities].find((ca) => issuedBy(leaf, ca)) ?? (isSelfSigned(leaf) ? leaf : undefined);
-    if (!issuer) {
-      throw new ConfigError(
-        'tls.certificateAuthority',
-        `is required: the certificate in ${tls.certificate} is not self-signed and neither its file nor tls.certificateAuthority holds its issuer`,
-      );
-    }
-    const presentedChain = chain.map((c) => c.toString());
-    if (issuer !== leaf && !chain.includes(issuer)) presentedChain.push(issuer.toString());
-
-    const name = primaryHostName(leaf) ?? this.options.nodeName;
-    const keyName = relative(this.keys.dir, tls.privateKey);
-    await this.putIfChanged({ name, certificate: leaf.toString(), private_key_name: keyName, is_authority: false, uses: ['replication'] });
-    for (const ca of authorities) {
-      await this.putIfChanged({ name: this.authorityRowName(ca), certificate: ca.toString(), is_authority: true, uses: [] });
-    }
-    return {
-      identity: {
-        rowName: name,
-        privateKey: keyText,
-        certificate: presentedChain.join(''),
-        issuerCa: issuer.toString(),
-        serialNumber: leaf.serialNumber.toUpperCase(),
-      },
-      authorities: authorities.map((ca) => ca.toString()),
-      keyName,
-    };
   }
 
   // ── state ──
@@ -454,51 +315,6 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
     } catch (error) {
       throw new OperationError(400, `Invalid ${what}: ${parseErrorText(error)}`);
     }
-  }
-
-  /** An authority's row name: its CN, or CN-serial when another certificate already holds that name. */
-  private authorityRowName(ca: X509Certificate): string {
-    const name = commonName(ca) ?? ca.serialNumber.toUpperCase();
-    const existing = this.rows.get(name);
-    return !existing || sameText(existing.certificate, ca.toString()) ? name : `${name}-${ca.serialNumber.toUpperCase()}`;
-  }
-
-  private async putIfChanged(row: NewCertificateRow): Promise<void> {
-    const existing = this.rows.get(row.name);
-    if (existing && sameText(existing.certificate, row.certificate) && existing.private_key_name === row.private_key_name) return;
-    await this.rows.put(row);
-  }
-
-  /** The key file (referenced by a row) that holds the certificate's key. */
-  private async storedKeyFor(cert: X509Certificate): Promise<string | undefined> {
-    for (const name of this.referencedKeyFiles()) {
-      const pem = await this.keys.read(name);
-      if (pem && matchesKey(cert, createPrivateKey(pem))) return name;
-    }
-    return undefined;
-  }
-
-  /** The key file that already holds exactly this key, so it is not stored twice. */
-  private async storedKeyName(privateKey: string): Promise<string | undefined> {
-    for (const name of this.referencedKeyFiles()) {
-      if (sameText(await this.keys.read(name), privateKey)) return name;
-    }
-    return undefined;
-  }
-
-  private referencedKeyFiles(): string[] {
-    const names = this.rows.all().map((row) => row.private_key_name).filter((n): n is string => !!n && isKeyFileName(n));
-    return [...new Set(names)];
-  }
-
-  private async writeNewKey(file: string, certName: string, pem: string): Promise<string> {
-    if (!isKeyFileName(file)) throw new OperationError(400, `'name' must contain a letter or digit to name its key file`);
-    const owner = this.rows.all().find((row) => row.private_key_name === file && row.name !== certName);
-    if (owner || file === CA_KEY_FILE || file === NODE_KEY_FILE) {
-      throw new OperationError(400, `The key file '${file}' belongs to certificate '${owner?.name ?? file}'; choose another name`);
-    }
-    await this.keys.write(file, pem);
-    return file;
   }
 }
 

@@ -3,9 +3,10 @@
  * certificate this node holds, in Harper's shape. Rows carry the name of a key
  * file, never key material.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { DataRecord, StorageEngine } from '../storage/tokens.js';
 import type { CertificateDetails } from './tokens.js';
-import { certificateDetails, isSelfSigned, parseCertificate } from './x509.js';
+import { certificateDetails, commonName, isSelfSigned, parseCertificate, samePem } from './x509.js';
 
 const SYSTEM = 'system';
 const TABLE = 'hdb_certificate';
@@ -71,6 +72,20 @@ export class CertificateRows {
       uses: [...row.uses],
     };
     await this.storage.write(SYSTEM, [{ type: 'upsert', table: TABLE, record }]);
+  }
+
+  /** Writes only when the certificate or key name differ from the stored row, so a restart rewrites nothing. */
+  async putIfChanged(row: NewCertificateRow): Promise<void> {
+    const existing = this.get(row.name);
+    if (existing && samePem(existing.certificate, row.certificate) && existing.private_key_name === row.private_key_name) return;
+    await this.put(row);
+  }
+
+  /** An authority's row name: its CN, or CN-serial when another certificate already holds that name. */
+  authorityRowName(ca: X509Certificate): string {
+    const name = commonName(ca) ?? ca.serialNumber.toUpperCase();
+    const existing = this.get(name);
+    return !existing || samePem(existing.certificate, ca.toString()) ? name : `${name}-${ca.serialNumber.toUpperCase()}`;
   }
 
   async delete(name: string): Promise<boolean> {

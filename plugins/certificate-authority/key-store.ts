@@ -6,6 +6,10 @@ import { readFile, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { keysDir, writePrivateFile } from '../../kernel/index.js';
 
+/** Key files of the generated CA and of this node's own key (Harper names the latter privateKey.pem too). */
+export const CA_KEY_FILE = 'caPrivateKey.pem';
+export const NODE_KEY_FILE = 'privateKey.pem';
+
 /** A key file name a row may reference: a plain name inside keys/, never a path. */
 export const isKeyFileName = (name: string): boolean =>
   name.length > 0 && basename(name) === name && !name.startsWith('.');

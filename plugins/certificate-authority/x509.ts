@@ -3,7 +3,7 @@
  * key type and prints names, SANs, serials and dates exactly as Harper shows
  * them (Harper reads them with the same API).
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { CaInfo, CertificateDetails } from './tokens.js';
 
@@ -93,6 +93,19 @@ export const isSelfSigned = (cert: X509Certificate): boolean => cert.checkIssued
 /** True when `issuer` issued `cert` and its key verifies the signature. */
 export const issuedBy = (cert: X509Certificate, issuer: X509Certificate): boolean =>
   cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+
+/** True when `key` is the certificate's private key; false, not a throw, when node cannot compare the two. */
+export function matchesKey(cert: X509Certificate, key: KeyObject): boolean {
+  try {
+    return cert.checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
+/** Two PEM texts (certificate or key) equal but for CRs and surrounding whitespace; false when either is absent. */
+export const samePem = (a: string | undefined, b: string | undefined): boolean =>
+  a !== undefined && b !== undefined && a.replace(/\r/g, '').trim() === b.replace(/\r/g, '').trim();
 
 /** The first line of node's parse error, for a 400 message. */
 export const parseErrorText = (error: unknown): string =>
