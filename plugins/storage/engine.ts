@@ -1,19 +1,22 @@
 /**
  * LMDB implementation of the StorageEngine contract (tokens.ts). Layout and
  * commit pipeline: database.ts; merge rules: record-state.ts; queries:
- * search.ts; versions: hlc.ts.
+ * search.ts; versions: hlc.ts; local write checks: local-writes.ts;
+ * replicated input checks: remote-validation.ts; cleanup: retention.ts.
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError, type Logger } from '../../kernel/index.js';
 import { Database } from './database.js';
-import type { TableRuntime } from './table-runtime.js';
 import type { Transaction } from './transaction.js';
 import { HybridLogicalClock } from './hlc.js';
-import { assertAttributeName, assertPrimaryKey, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
-import { compareStamps, isLive, latestStamp, toStoredEntry, type RecordState, type Stamp } from './record-state.js';
-import { executeSearch, type SearchSource } from './search.js';
-import { createSystemTables, dynamicTableAttributes, SYSTEM_DATABASE, CREATED_TIME, UPDATED_TIME, schemaDefinedAttributes } from './schema.js';
+import { assertAttributeName, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
+import { localOperation, prepareWrite } from './local-writes.js';
+import { compareStamps, isLive, latestStamp, toStoredEntry, withoutAttribute, type Stamp } from './record-state.js';
+import { validateRemote, validateSnapshotEntry } from './remote-validation.js';
+import { cleanupDatabase, type CleanupResult } from './retention.js';
+import { executeSearch, searchSource } from './search.js';
+import { assertName, createSystemTables, dynamicTableAttributes, SYSTEM_DATABASE, schemaDefinedAttributes } from './schema.js';
 import type {
   ApplyRemoteResult,
   ApplySnapshotResult,
@@ -35,7 +38,6 @@ import type {
   TxnEntry,
   TxnOperation,
 } from './tokens.js';
-import { LOG_TRIMMED_META_KEY } from './tokens.js';
 
 export interface LmdbStorageEngineOptions {
   /** Directory holding one `<database>.mdb` file per database. */
@@ -48,19 +50,9 @@ export interface LmdbStorageEngineOptions {
   readonly clock?: HybridLogicalClock;
 }
 
-export interface CleanupResult {
-  /** Log entries and tombstones removed. */
-  readonly deleted: number;
-  /** true when a limit was hit and another pass has work to do. */
-  readonly more: boolean;
-}
-
 const DB_FILE_SUFFIX = '.mdb';
 const DEFAULT_CLEANUP_LIMIT = 1000;
 const DEFAULT_AUDIT_RETENTION_MS = 3 * 24 * 3600_000;
-/** Random auto-generated ids fall in [1e14, 2^53): positive safe integers, like Harper's. */
-const AUTO_ID_MIN = 1e14;
-const AUTO_ID_ATTEMPTS = 8;
 
 const silentLogger: Logger = {
   error: () => {},
@@ -69,15 +61,6 @@ const silentLogger: Logger = {
   debug: () => {},
   child: () => silentLogger,
 };
-
-const isPlainObject = (v: unknown): v is DataRecord => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function assertName(kind: 'database' | 'table', name: unknown): asserts name is string {
-  // Names become file and sub-database names: no separators, no dot-only names.
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name)) {
-    throw new OperationError(400, `Invalid ${kind} name '${String(name)}'`);
-  }
-}
 
 export class LmdbStorageEngine implements StorageEngine {
   readonly nodeName: string;
@@ -314,7 +297,7 @@ export class LmdbStorageEngine implements StorageEngine {
 
   private applyLocalWrites(tx: Transaction, writes: readonly LocalWrite[]): LocalWriteResult {
     // Everything that can be rejected is checked before the first put.
-    const ids = writes.map((w) => this.prepareWrite(tx, w));
+    const ids = writes.map((w) => prepareWrite(tx, w));
     const version = this.clock.now();
     const stamp: Stamp = { version, origin: this.nodeName };
     const applied: boolean[] = [];
@@ -335,25 +318,6 @@ export class LmdbStorageEngine implements StorageEngine {
     // A local transaction's log seq is its version.
     tx.appendLog(version, stamp, ops);
     return { ids, applied, version };
-  }
-
-  /** Checks one write (nothing is written before every write of the job passed) and returns its key. */
-  private prepareWrite(tx: Transaction, write: LocalWrite): PrimaryKey {
-    if (!isPlainObject(write)) throw new OperationError(400, 'Each write must be an object');
-    const t = tx.requireTable(write.table, 400);
-    if (write.type === 'delete') return isValidPrimaryKey(write.id) ? write.id : assertPrimaryKey(write.id, tableLabel(t));
-    if (write.type !== 'insert' && write.type !== 'update' && write.type !== 'upsert') {
-      throw new OperationError(400, `Invalid write type '${String((write as { type: unknown }).type)}'`);
-    }
-    if (!isPlainObject(write.record)) throw new OperationError(400, `Each record written to '${tableLabel(t)}' must be an object`);
-    // Names the table already has were checked when they were added.
-    for (const attr of Object.keys(write.record)) if (!t.attributeNames.has(attr)) assertAttributeName(attr, tableLabel(t));
-    const given = write.record[t.def.primaryKey];
-    if (given !== undefined && given !== null) return isValidPrimaryKey(given) ? given : assertPrimaryKey(given, tableLabel(t));
-    if (write.type === 'update') {
-      throw new OperationError(400, 'a valid hash attribute must be provided with update record, check log for more info');
-    }
-    return generateId(tx, t);
   }
 
   // ── reads ──
@@ -500,100 +464,6 @@ export class LmdbStorageEngine implements StorageEngine {
   }
 }
 
-function cleanupDatabase(tx: Transaction, cutoff: number, limit: number): CleanupResult {
-  const { logDb, tombstoneDb } = tx.db;
-  let deleted = 0;
-  let trimmedTo = 0;
-  // Keys are read from committed data; entries this old are never pending.
-  for (const seq of Array.from(logDb.getKeys({ end: cutoff, limit }))) {
-    tx.writes.remove(logDb, seq);
-    trimmedTo = seq;
-    deleted++;
-  }
-  // Replication senders compare cursors with this to know the log can no longer serve them.
-  if (trimmedTo > 0) tx.putMeta(LOG_TRIMMED_META_KEY, trimmedTo);
-  for (const key of Array.from(tombstoneDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
-    const [version, table, id] = key as [number, string, PrimaryKey];
-    const t = tx.table(table);
-    const state = t && tx.readState(t, id);
-    // Only remove the record if it is still exactly this tombstone.
-    if (t && state && state.d === null && state.bv === version) tx.removeRecord(t, id);
-    tx.writes.remove(tombstoneDb, key);
-    deleted++;
-  }
-  return { deleted, more: deleted >= limit };
-}
-
-const tableLabel = (t: TableRuntime): string => `${t.def.database}.${t.def.name}`;
-
-function localOperation(
-  write: LocalWrite,
-  id: PrimaryKey,
-  live: boolean,
-  table: TableRuntime,
-  version: number,
-): TxnOperation | undefined {
-  const { def, attributeNames } = table;
-  const name = write.table;
-  if (write.type === 'delete') return live ? { table: name, op: 'delete', id } : undefined;
-  if (write.type === 'insert' && live) return undefined;
-  if (write.type === 'update' && !live) return undefined;
-  // A put carries the whole record, primary key first; a patch only the given attributes.
-  const value: DataRecord = write.type === 'insert' ? { [def.primaryKey]: id } : {};
-  for (const attr in write.record) if (attr !== def.primaryKey && write.record[attr] !== undefined) value[attr] = write.record[attr];
-  const created = !live;
-  // Timestamps are set for local writes only, and only where the table has them.
-  if (created && attributeNames.has(CREATED_TIME)) value[CREATED_TIME] = version;
-  if (attributeNames.has(UPDATED_TIME)) value[UPDATED_TIME] = version;
-  return { table: name, op: write.type === 'insert' ? 'put' : 'patch', id, value };
-}
-
-function generateId(tx: Transaction, t: TableRuntime): number {
-  for (let i = 0; i < AUTO_ID_ATTEMPTS; i++) {
-    const id = AUTO_ID_MIN + Math.floor(Math.random() * (Number.MAX_SAFE_INTEGER - AUTO_ID_MIN));
-    if (tx.readState(t, id) === undefined) return id;
-  }
-  throw new OperationError(500, `Could not generate a free primary key for '${t.def.database}.${t.def.name}'`);
-}
-
-function validateSnapshotEntry(e: StoredEntry): void {
-  const fail = (why: string) => new OperationError(400, `Invalid snapshot entry: ${why}`);
-  if (!isPlainObject(e)) throw fail('not an object');
-  if (!isValidPrimaryKey(e.id)) throw fail(`invalid primary key ${JSON.stringify(e.id)}`);
-  if (typeof e.origin !== 'string' || e.origin.length === 0) throw fail('origin must be a node name');
-  if (typeof e.version !== 'number' || !Number.isFinite(e.version) || e.version <= 0) throw fail('version must be a positive number');
-  if (e.value !== null && !isPlainObject(e.value)) throw fail(`value of ${JSON.stringify(e.id)} must be an object or null`);
-}
-
-function validateRemote(txn: RemoteTransaction): void {
-  const fail = (why: string) => new OperationError(400, `Invalid remote transaction: ${why}`);
-  if (!isPlainObject(txn)) throw fail('not an object');
-  if (typeof txn.origin !== 'string' || txn.origin.length === 0) throw fail('origin must be a node name');
-  if (typeof txn.version !== 'number' || !Number.isFinite(txn.version) || txn.version <= 0) throw fail('version must be a positive number');
-  if (!Array.isArray(txn.ops)) throw fail('ops must be an array');
-  for (const op of txn.ops) {
-    if (!isPlainObject(op) || typeof op.table !== 'string') throw fail('each op needs a table');
-    if (op.op !== 'put' && op.op !== 'patch' && op.op !== 'delete') throw fail(`unknown op '${String(op.op)}'`);
-    if (!isValidPrimaryKey(op.id)) throw fail(`invalid primary key ${JSON.stringify(op.id)}`);
-    if (op.op !== 'delete' && !isPlainObject(op.value)) throw fail(`${op.op} of ${JSON.stringify(op.id)} needs a value object`);
-  }
-}
-
-function withoutAttribute(state: RecordState, attribute: string): RecordState {
-  let d = state.d;
-  if (d !== null && attribute in d) {
-    d = { ...d };
-    delete d[attribute];
-  }
-  let a = state.a;
-  if (a && attribute in a) {
-    const copy = { ...a };
-    delete copy[attribute];
-    a = Object.keys(copy).length > 0 ? copy : undefined;
-  }
-  return { bv: state.bv, bo: state.bo, d, ...(a ? { a } : {}) };
-}
-
 interface LmdbStats {
   pageSize?: number;
   treeBranchPageCount?: number;
@@ -605,24 +475,3 @@ function storedBytes(stats: unknown): number {
   const s = stats as LmdbStats;
   return ((s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0)) * (s.pageSize ?? 0);
 }
-
-function searchSource(t: TableRuntime): SearchSource {
-  const { primary, index } = t.handles;
-  return {
-    primaryKey: t.def.primaryKey,
-    isIndexed: (attribute) => t.indexed.has(attribute),
-    getRecord: (id) => primary.get(id)?.d ?? undefined,
-    records: () => primary.getRange({}).map(({ value }) => value.d).filter((d) => d !== null) as Iterable<DataRecord>,
-    primaryKeys: (start) => primary.getKeys(start === undefined ? {} : { start }),
-    indexEntries: (attribute, start) => {
-      const from = start === undefined ? [attribute] : [attribute, start];
-      return index.getKeys({ start: from, end: [attribute, MAX_KEY_ELEMENT] }).map((key) => {
-        const k = key as [string, string | number | boolean, PrimaryKey];
-        return [k[1], k[2]] as const;
-      });
-    },
-  };
-}
-
-/** Name other plugins' tests already import. */
-export { LmdbStorageEngine as StorageEngineImpl };

@@ -159,3 +159,19 @@ function mergePatch(
     ...(Object.keys(stamps).length > 0 ? { a: stamps } : {}),
   };
 }
+
+/** `state` without `attribute` in its data or patch stamps (dropping an attribute). */
+export function withoutAttribute(state: RecordState, attribute: string): RecordState {
+  let d = state.d;
+  if (d !== null && attribute in d) {
+    d = { ...d };
+    delete d[attribute];
+  }
+  let a = state.a;
+  if (a && attribute in a) {
+    const copy = { ...a };
+    delete copy[attribute];
+    a = Object.keys(copy).length > 0 ? copy : undefined;
+  }
+  return { bv: state.bv, bo: state.bo, d, ...(a ? { a } : {}) };
+}

@@ -1,10 +1,45 @@
 /**
- * Background retention: runs bounded cleanup passes (≤ 1000 deletions each)
- * on an unref'd timer — quickly again while a pass reports more work, else
- * at the regular interval — so a large backlog never blocks writers for long.
+ * Retention of log entries and tombstones older than the retention window:
+ * the cleanup of one database (a write job) and the background scheduler,
+ * which runs bounded cleanup passes (≤ 1000 deletions each) on an unref'd
+ * timer — quickly again while a pass reports more work, else at the regular
+ * interval — so a large backlog never blocks writers for long.
  */
 import type { Logger } from '../../kernel/index.js';
-import type { CleanupResult } from './engine.js';
+import type { Transaction } from './transaction.js';
+import { LOG_TRIMMED_META_KEY, type PrimaryKey } from './tokens.js';
+
+export interface CleanupResult {
+  /** Log entries and tombstones removed. */
+  readonly deleted: number;
+  /** true when a limit was hit and another pass has work to do. */
+  readonly more: boolean;
+}
+
+/** One database's share of a cleanup pass (runs as its write job): at most `limit` deletions, oldest first. */
+export function cleanupDatabase(tx: Transaction, cutoff: number, limit: number): CleanupResult {
+  const { logDb, tombstoneDb } = tx.db;
+  let deleted = 0;
+  let trimmedTo = 0;
+  // Keys are read from committed data; entries this old are never pending.
+  for (const seq of Array.from(logDb.getKeys({ end: cutoff, limit }))) {
+    tx.writes.remove(logDb, seq);
+    trimmedTo = seq;
+    deleted++;
+  }
+  // Replication senders compare cursors with this to know the log can no longer serve them.
+  if (trimmedTo > 0) tx.putMeta(LOG_TRIMMED_META_KEY, trimmedTo);
+  for (const key of Array.from(tombstoneDb.getKeys({ end: [cutoff], limit: limit - deleted }))) {
+    const [version, table, id] = key as [number, string, PrimaryKey];
+    const t = tx.table(table);
+    const state = t && tx.readState(t, id);
+    // Only remove the record if it is still exactly this tombstone.
+    if (t && state && state.d === null && state.bv === version) tx.removeRecord(t, id);
+    tx.writes.remove(tombstoneDb, key);
+    deleted++;
+  }
+  return { deleted, more: deleted >= limit };
+}
 
 export interface RetentionTarget {
   cleanupExpired(): Promise<CleanupResult>;

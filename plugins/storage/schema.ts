@@ -1,4 +1,4 @@
-/** Table-definition builders and the built-in `system` database. */
+/** Database and table name checks, table-definition builders and the built-in `system` database. */
 import { OperationError } from '../../kernel/index.js';
 import { assertAttributeName } from './keys.js';
 import type { AttributeDefinition, CreateTableOptions, TableDefinition } from './tokens.js';
@@ -6,6 +6,13 @@ import type { AttributeDefinition, CreateTableOptions, TableDefinition } from '.
 export const SYSTEM_DATABASE = 'system';
 export const CREATED_TIME = '__createdtime__';
 export const UPDATED_TIME = '__updatedtime__';
+
+export function assertName(kind: 'database' | 'table', name: unknown): asserts name is string {
+  // Names become file and sub-database names: no separators, no dot-only names.
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name)) {
+    throw new OperationError(400, `Invalid ${kind} name '${String(name)}'`);
+  }
+}
 
 /** System tables and their primary keys (Harper's names). */
 const SYSTEM_TABLES: Readonly<Record<string, string>> = {

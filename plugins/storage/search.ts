@@ -9,12 +9,13 @@
  */
 import { OperationError } from '../../kernel/index.js';
 import { isGroup, matchesAll, validateConditions, type GroupCondition, type LeafCondition } from './conditions.js';
-import { compareValues, indexKeyValue, INDEX_PREFIX_LENGTH, isValidPrimaryKey } from './keys.js';
+import { compareValues, indexKeyValue, INDEX_PREFIX_LENGTH, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
+import type { TableRuntime } from './table-runtime.js';
 import type { Condition, DataRecord, PrimaryKey, SearchOptions, SortSpec } from './tokens.js';
 
 type KeyValue = string | number | boolean;
 
-/** What the executor needs from a table (implemented over LMDB by the engine). */
+/** What the executor needs from a table (searchSource implements it over LMDB). */
 export interface SearchSource {
   readonly primaryKey: string;
   isIndexed(attribute: string): boolean;
@@ -26,6 +27,24 @@ export interface SearchSource {
   primaryKeys(start: KeyValue | undefined): Iterable<PrimaryKey>;
   /** Index entries of `attribute` in key order, from `start` (inclusive) or the attribute's first entry. */
   indexEntries(attribute: string, start: KeyValue | undefined): Iterable<readonly [KeyValue, PrimaryKey]>;
+}
+
+export function searchSource(t: TableRuntime): SearchSource {
+  const { primary, index } = t.handles;
+  return {
+    primaryKey: t.def.primaryKey,
+    isIndexed: (attribute) => t.indexed.has(attribute),
+    getRecord: (id) => primary.get(id)?.d ?? undefined,
+    records: () => primary.getRange({}).map(({ value }) => value.d).filter((d) => d !== null) as Iterable<DataRecord>,
+    primaryKeys: (start) => primary.getKeys(start === undefined ? {} : { start }),
+    indexEntries: (attribute, start) => {
+      const from = start === undefined ? [attribute] : [attribute, start];
+      return index.getKeys({ start: from, end: [attribute, MAX_KEY_ELEMENT] }).map((key) => {
+        const k = key as [string, KeyValue, PrimaryKey];
+        return [k[1], k[2]] as const;
+      });
+    },
+  };
 }
 
 interface Driver {
