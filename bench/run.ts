@@ -19,7 +19,7 @@ import { HttpClient } from './http-load.js';
 import { BenchNode, type NodeOptions, type System } from './nodes.js';
 import { assertFree, startProcess, stopAll, stopProcess } from './processes.js';
 import {
-  addNode, bulkWrite, COPY_DB, createTable, measureCatchUp, measureFullCopy, measureLag, REPL_DB, SYNC_DEADLINE_MS, waitReplicating, type LagResult,
+  addNode, bulkWrite, COPY_DB, createTable, measureCatchUp, measureFullCopy, measureLag, REPL_DB, SYNC_DEADLINE_MS, waitReplicating, type LagOptions, type LagResult,
 } from './replication.js';
 import { figureOf, finishRow, harperReference, printTable, writeResults, type Figure, type Row, type Target } from './report.js';
 import { createTables, runThroughput } from './throughput.js';
@@ -31,6 +31,8 @@ const ADDRESSES: Record<System, readonly [string, string, string]> = {
 const BARE = '127.0.9.9';
 const LAG_RATE = 500;
 const LAG_SECONDS = 10;
+/** Lag runs per rate: figures are the median run's percentiles with the spread. */
+const LAG_RUNS = 3;
 const LAG_WARMUP_SECONDS = 2;
 const MAX_RATE_SECONDS = 5;
 const CATCH_UP_RECORDS = 50_000;
@@ -97,11 +99,22 @@ const secondsFigure = (ms: number | undefined, records: number): Figure =>
     ? { value: Number.NaN, failed: `incomplete after ${SYNC_DEADLINE_MS / 1000} s` }
     : { value: ms / 1000, detail: ms < 1 ? 'complete when timing started' : `${Math.round((records * 1000) / ms).toLocaleString('en-US')} records/s` };
 
-function lagFigures(into: Figures, suffix: string, lag: LagResult): void {
-  const detail = `${lag.writes} writes at ${lag.rate.toFixed(0)} w/s, max ${lag.max.toFixed(1)} ms${lag.errors ? `, ${lag.errors} write errors` : ''}${lag.missing ? `, ${lag.missing} never seen on B` : ''}`;
-  into.set(`replication lag p50, ${suffix}`, { value: lag.p50, detail });
-  into.set(`replication lag p90, ${suffix}`, { value: lag.p90 });
-  into.set(`replication lag p99, ${suffix}`, { value: lag.p99 });
+/** Median and spread over the runs of each percentile; the detail sums the runs. */
+function lagFigures(into: Figures, suffix: string, runs: readonly LagResult[]): void {
+  const sum = (f: (l: LagResult) => number): number => runs.reduce((total, l) => total + f(l), 0);
+  const [writes, errors, missing, seconds] = [sum((l) => l.writes), sum((l) => l.errors), sum((l) => l.missing), sum((l) => l.writes / l.rate)];
+  const max = Math.max(...runs.map((l) => l.max));
+  const detail = `${runs.length} runs, ${writes} writes at ${(writes / seconds).toFixed(0)} w/s, max ${max.toFixed(1)} ms${errors ? `, ${errors} write errors` : ''}${missing ? `, ${missing} never seen on B` : ''}`;
+  into.set(`replication lag p50, ${suffix}`, figureOf(runs.map((l) => l.p50), detail));
+  into.set(`replication lag p90, ${suffix}`, figureOf(runs.map((l) => l.p90)));
+  into.set(`replication lag p99, ${suffix}`, figureOf(runs.map((l) => l.p99)));
+}
+
+/** LAG_RUNS measurements of `options` (ids of run i start at i × 1,000,000). */
+async function lagRuns(a: BenchNode, b: BenchNode, options: Omit<LagOptions, 'idBase'>): Promise<LagResult[]> {
+  const runs: LagResult[] = [];
+  for (let i = 0; i < LAG_RUNS; i++) runs.push(await measureLag(a, b, { ...options, idBase: i * 1_000_000 }));
+  return runs;
 }
 
 /**
@@ -155,8 +168,8 @@ async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: '
 
   // Warm-up: the first writes after add_node also pay for the new link's set-up.
   await measureLag(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_WARMUP_SECONDS, idBase: 10_000_000 });
-  log(`${system}${suffix}: lag at ${LAG_RATE} w/s for ${LAG_SECONDS} s`);
-  lagFigures(into, `${LAG_RATE} w/s${suffix}`, await measureLag(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_SECONDS, idBase: 0 }));
+  log(`${system}${suffix}: lag at ${LAG_RATE} w/s, ${LAG_RUNS} runs of ${LAG_SECONDS} s`);
+  lagFigures(into, `${LAG_RATE} w/s${suffix}`, await lagRuns(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_SECONDS }));
 
   log(`${system}${suffix}: catch-up of ${CATCH_UP_RECORDS} records written while B was stopped`);
   // The probe written by waitReplicating is in the table too.
@@ -169,8 +182,8 @@ async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: '
     into.set('RSS after load, node B', { value: b.rss(), detail: AFTER_LOAD });
   }
 
-  log(`${system}${suffix}: lag at the highest rate (8 writers) for ${MAX_RATE_SECONDS} s`);
-  lagFigures(into, `max rate${suffix}`, await measureLag(a, b, { table: 'lagmax', seconds: MAX_RATE_SECONDS, idBase: 0 }));
+  log(`${system}${suffix}: lag at the highest rate (8 writers), ${LAG_RUNS} runs of ${MAX_RATE_SECONDS} s`);
+  lagFigures(into, `max rate${suffix}`, await lagRuns(a, b, { table: 'lagmax', seconds: MAX_RATE_SECONDS }));
 
   // C copies from A alone (B stopped) and only the copy database (the others dropped).
   await b.stop();
