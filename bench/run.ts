@@ -99,12 +99,12 @@ const secondsFigure = (ms: number | undefined, records: number): Figure =>
     ? { value: Number.NaN, failed: `incomplete after ${SYNC_DEADLINE_MS / 1000} s` }
     : { value: ms / 1000, detail: ms < 1 ? 'complete when timing started' : `${Math.round((records * 1000) / ms).toLocaleString('en-US')} records/s` };
 
-/** Median and spread over the runs of each percentile; the detail sums the runs. */
+/** Median and spread over the runs of each percentile; the detail sums the runs' writes. */
 function lagFigures(into: Figures, suffix: string, runs: readonly LagResult[]): void {
   const sum = (f: (l: LagResult) => number): number => runs.reduce((total, l) => total + f(l), 0);
-  const [writes, errors, missing, seconds] = [sum((l) => l.writes), sum((l) => l.errors), sum((l) => l.missing), sum((l) => l.writes / l.rate)];
+  const [writes, errors, missing, rate] = [sum((l) => l.writes), sum((l) => l.errors), sum((l) => l.missing), sum((l) => l.rate) / runs.length];
   const max = Math.max(...runs.map((l) => l.max));
-  const detail = `${runs.length} runs, ${writes} writes at ${(writes / seconds).toFixed(0)} w/s, max ${max.toFixed(1)} ms${errors ? `, ${errors} write errors` : ''}${missing ? `, ${missing} never seen on B` : ''}`;
+  const detail = `${runs.length} runs, ${writes} writes at ${rate.toFixed(0)} w/s, max ${max.toFixed(1)} ms${errors ? `, ${errors} write errors` : ''}${missing ? `, ${missing} never seen on B` : ''}`;
   into.set(`replication lag p50, ${suffix}`, figureOf(runs.map((l) => l.p50), detail));
   into.set(`replication lag p90, ${suffix}`, figureOf(runs.map((l) => l.p90)));
   into.set(`replication lag p99, ${suffix}`, figureOf(runs.map((l) => l.p99)));

@@ -2,6 +2,7 @@
 
 export type ConfigTree = Record<string, unknown>;
 
+/** A JSON-style object: not null, not an array (plugins use it through the kernel barrel). */
 export const isPlainObject = (value: unknown): value is ConfigTree =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 

@@ -3,21 +3,19 @@
  * Harper's: `{ super_user?, cluster_user?, <database>: { tables: { <table>:
  * { read, insert, update, delete, attribute_permissions } } } }`.
  */
-import { OperationError, type Principal } from '../../kernel/index.js';
+import { isPlainObject, OperationError, type Principal } from '../../kernel/index.js';
 import type { TableAction } from './tokens.js';
 import { SYSTEM_DATABASE } from './directory.js';
 
 const UNAUTHORIZED_MESSAGE =
   'This operation is not authorized due to role restrictions and/or invalid database items';
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function tableGrant(permission: Readonly<Record<string, unknown>>, database: string, table: string, action: TableAction): boolean {
   const db = permission[database];
-  if (!isObject(db) || !isObject(db.tables)) return false;
+  if (!isPlainObject(db) || !isPlainObject(db.tables)) return false;
   const grants = db.tables[table];
-  return isObject(grants) && grants[action] === true;
+  return isPlainObject(grants) && grants[action] === true;
 }
 
 export function assertTableAccess(principal: Principal | undefined, database: string, table: string, action: TableAction): void {

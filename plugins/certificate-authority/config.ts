@@ -5,7 +5,7 @@
  * certificates (`replication.mtls.certificateVerification`).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, type ConfigParser, type ConfigStore } from '../../kernel/index.js';
+import { ConfigError, isPlainObject, type ConfigParser, type ConfigStore } from '../../kernel/index.js';
 
 export type FailureMode = 'fail-closed' | 'fail-open';
 
@@ -37,8 +37,6 @@ const CRL_DEFAULTS = { timeout: 10_000, cacheTtl: 86_400_000, gracePeriod: 86_40
 const FAILURE_MODES: readonly FailureMode[] = ['fail-closed', 'fail-open'];
 
 const isUnset = (value: unknown): boolean => value === undefined || value === null || value === '';
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function path(config: ConfigStore, key: string): string | undefined {
   const value = config.get(key);
@@ -86,13 +84,13 @@ function parseVerification(value: unknown): CrlOptions | undefined {
   const key = 'replication.mtls.certificateVerification';
   if (value === undefined || value === null || value === false) return undefined;
   if (value === true) return { ...CRL_DEFAULTS, failureMode: 'fail-closed' };
-  if (!isObject(value)) throw new ConfigError(key, `expected true, false or an object, got ${JSON.stringify(value)}`);
-  if (isObject(value.ocsp) && value.ocsp.enabled === true) {
+  if (!isPlainObject(value)) throw new ConfigError(key, `expected true, false or an object, got ${JSON.stringify(value)}`);
+  if (isPlainObject(value.ocsp) && value.ocsp.enabled === true) {
     throw new ConfigError(`${key}.ocsp.enabled`, 'OCSP checking is not supported; use crl');
   }
   const mode = failureMode(value.failureMode, `${key}.failureMode`, 'fail-closed');
   const crl = value.crl ?? {};
-  if (!isObject(crl)) throw new ConfigError(`${key}.crl`, `expected an object, got ${JSON.stringify(crl)}`);
+  if (!isPlainObject(crl)) throw new ConfigError(`${key}.crl`, `expected an object, got ${JSON.stringify(crl)}`);
   if (crl.enabled !== undefined && typeof crl.enabled !== 'boolean') {
     throw new ConfigError(`${key}.crl.enabled`, `expected true or false, got ${JSON.stringify(crl.enabled)}`);
   }

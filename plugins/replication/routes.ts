@@ -5,7 +5,7 @@
  * A route without a URL reaches the peer with THIS node's replication scheme
  * (wss when it serves securePort, else ws) and, without a port, its port.
  */
-import { ConfigError } from '../../kernel/index.js';
+import { ConfigError, isPlainObject } from '../../kernel/index.js';
 
 /**
  * Flow with one peer. The flags describe the PEER (seed 002 "Controlled
@@ -91,8 +91,8 @@ export function parseRoute(entry: unknown, local: LocalEndpoint | undefined): Ro
         if (m[3] !== undefined) port = Number(m[3]);
       }
     }
-  } else if (typeof entry === 'object' && entry !== null && !Array.isArray(entry)) {
-    const o = entry as Record<string, unknown>;
+  } else if (isPlainObject(entry)) {
+    const o = entry;
     const h = o.hostname ?? o.host;
     if (typeof o.url === 'string') {
       host = urlHost(o.url);

@@ -3,9 +3,8 @@
  * only on the transaction: checking each write and choosing its key, and
  * turning a write into the operation it applies and logs.
  */
-import { OperationError } from '../../kernel/index.js';
+import { isPlainObject, OperationError } from '../../kernel/index.js';
 import { assertAttributeName, assertPrimaryKey, isValidPrimaryKey } from './keys.js';
-import { isPlainObject } from './remote-validation.js';
 import { CREATED_TIME, UPDATED_TIME } from './schema.js';
 import type { TableRuntime } from './table-runtime.js';
 import type { Transaction } from './transaction.js';

@@ -2,12 +2,9 @@
  * Shape checks on what replication hands the engine (applyRemote,
  * applySnapshot), run before the write job so bad input writes nothing.
  */
-import { OperationError } from '../../kernel/index.js';
+import { isPlainObject, OperationError } from '../../kernel/index.js';
 import { isValidPrimaryKey } from './keys.js';
-import type { DataRecord, RemoteTransaction, StoredEntry } from './tokens.js';
-
-/** Also checks local writes (local-writes.ts). */
-export const isPlainObject = (v: unknown): v is DataRecord => typeof v === 'object' && v !== null && !Array.isArray(v);
+import type { RemoteTransaction, StoredEntry } from './tokens.js';
 
 export function validateSnapshotEntry(e: StoredEntry): void {
   const fail = (why: string) => new OperationError(400, `Invalid snapshot entry: ${why}`);

@@ -1,5 +1,5 @@
 /** Request-body checks for the user/role operations: each failure is a 400 naming the parameter. */
-import { OperationError } from '../../../kernel/index.js';
+import { isPlainObject, OperationError } from '../../../kernel/index.js';
 
 type Body = Record<string, unknown>;
 
@@ -28,7 +28,6 @@ export function username(body: Body): string {
   return name;
 }
 
-const isObject = (value: unknown): value is Body => typeof value === 'object' && value !== null && !Array.isArray(value);
 const FLAGS = ['super_user', 'cluster_user', 'structure_user'];
 const ACTIONS = ['read', 'insert', 'update', 'delete'];
 
@@ -36,7 +35,7 @@ const ACTIONS = ['read', 'insert', 'update', 'delete'];
 export function permission(body: Body, key = 'permission'): Body {
   const value = body[key];
   if (value === undefined || value === null) throw new OperationError(400, `'${key}' is required`);
-  if (!isObject(value)) throw new OperationError(400, `'${key}' must be an object`);
+  if (!isPlainObject(value)) throw new OperationError(400, `'${key}' must be an object`);
   for (const [name, entry] of Object.entries(value)) {
     const path = `${key}.${name}`;
     if (FLAGS.includes(name)) {
@@ -45,11 +44,11 @@ export function permission(body: Body, key = 'permission'): Body {
       }
       continue;
     }
-    if (!isObject(entry) || !isObject(entry.tables)) {
+    if (!isPlainObject(entry) || !isPlainObject(entry.tables)) {
       throw new OperationError(400, `'${path}' must be an object with a 'tables' object`);
     }
     for (const [table, grants] of Object.entries(entry.tables)) {
-      if (!isObject(grants)) throw new OperationError(400, `'${path}.tables.${table}' must be an object`);
+      if (!isPlainObject(grants)) throw new OperationError(400, `'${path}.tables.${table}' must be an object`);
       for (const action of ACTIONS) {
         if (grants[action] !== undefined && typeof grants[action] !== 'boolean') {
           throw new OperationError(400, `'${path}.tables.${table}.${action}' must be a boolean`);

@@ -29,6 +29,7 @@
  * applies it; it skips metadata-only puts and patches (storage has no "held
  * elsewhere" state yet) but still advances its cursor over the transaction.
  */
+import { isPlainObject } from '../../../kernel/index.js';
 import type { PrimaryKey, StoredEntry, TxnOperation, Version } from '../../storage/tokens.js';
 import type { Frame } from './channel.js';
 
@@ -126,8 +127,6 @@ export class ProtocolError extends Error {
   }
 }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 export function expectNumber(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ProtocolError(`${what} must be a number`);
   return v;
@@ -144,21 +143,21 @@ export function expectArray(v: unknown, what: string): unknown[] {
 }
 
 export function parseVector(v: unknown): Record<string, Version> {
-  if (!isRecord(v)) throw new ProtocolError('vector must be an object');
+  if (!isPlainObject(v)) throw new ProtocolError('vector must be an object');
   const out: Record<string, Version> = {};
   for (const [k, x] of Object.entries(v)) out[k] = expectNumber(x, `vector.${k}`);
   return out;
 }
 
 export function parseSubscription(v: unknown): Subscription {
-  if (!isRecord(v)) throw new ProtocolError('SUBSCRIBE needs an object');
+  if (!isPlainObject(v)) throw new ProtocolError('SUBSCRIBE needs an object');
   const after = v.after === null || v.after === undefined ? null : expectNumber(v.after, 'after');
   const exclude = expectArray(v.exclude ?? [], 'exclude').map((x) => expectString(x, 'exclude[]'));
   const excludeTables = expectArray(v.excludeTables ?? [], 'excludeTables').map((x) => expectString(x, 'excludeTables[]'));
   const startTime = v.startTime === undefined || v.startTime === null ? undefined : expectNumber(v.startTime, 'startTime');
   let copy: CopyCursor | undefined;
   if (v.copy !== undefined && v.copy !== null) {
-    if (!isRecord(v.copy)) throw new ProtocolError('copy must be an object');
+    if (!isPlainObject(v.copy)) throw new ProtocolError('copy must be an object');
     copy = {
       snapshotSeq: expectNumber(v.copy.snapshotSeq, 'copy.snapshotSeq'),
       table: expectString(v.copy.table, 'copy.table'),

@@ -7,6 +7,7 @@
  * each cursor move checks the previous one landed (cursor-store.ts), so a
  * persisted cursor never passes data that was not committed.
  */
+import { isPlainObject } from '../../../kernel/index.js';
 import type { DataRecord, PrimaryKey, TxnOperation } from '../../storage/tokens.js';
 import type { SocketStatus } from '../tokens.js';
 import type { CloseInfo, Frame } from './channel.js';
@@ -19,7 +20,6 @@ import {
   FrameType,
   fromWireEntry,
   isFullEntry,
-  isRecord,
   ProtocolError,
   subscribeFrame,
   updateFrame,
@@ -348,7 +348,7 @@ class Receiver implements ReceiverSession {
 function applicableOps(raw: unknown[], excludedTables: ReadonlySet<string>): TxnOperation[] {
   const out: TxnOperation[] = [];
   for (const op of raw) {
-    if (!isRecord(op)) throw new ProtocolError('TXN op must be an object');
+    if (!isPlainObject(op)) throw new ProtocolError('TXN op must be an object');
     const w = op as unknown as WireOp;
     if (excludedTables.has(w.table) || (w.meta === true && w.op !== 'delete')) continue;
     out.push(w.value === undefined ? { table: w.table, op: w.op, id: w.id } : { table: w.table, op: w.op, id: w.id, value: w.value as DataRecord });

@@ -3,10 +3,10 @@
  * first records of it that a session sends and again whenever it changed;
  * the receiver creates missing tables and attributes before applying.
  */
-import type { Logger } from '../../../kernel/index.js';
+import { isPlainObject, type Logger } from '../../../kernel/index.js';
 import type { StorageEngine, TableDefinition } from '../../storage/tokens.js';
 import type { Frame } from './channel.js';
-import { expectArray, expectString, isRecord, ProtocolError, schemaFrame, type TableSchema } from './frames.js';
+import { expectArray, expectString, ProtocolError, schemaFrame, type TableSchema } from './frames.js';
 
 export const toTableSchema = (def: TableDefinition): TableSchema => ({
   name: def.name,
@@ -47,9 +47,9 @@ export class SchemaAnnouncer {
 }
 
 export function parseTableSchema(v: unknown): TableSchema {
-  if (!isRecord(v)) throw new ProtocolError('SCHEMA needs an object');
+  if (!isPlainObject(v)) throw new ProtocolError('SCHEMA needs an object');
   const attributes = expectArray(v.attributes, 'attributes').map((a) => {
-    if (!isRecord(a)) throw new ProtocolError('attribute must be an object');
+    if (!isPlainObject(a)) throw new ProtocolError('attribute must be an object');
     return {
       name: expectString(a.name, 'attribute name'),
       ...(typeof a.type === 'string' ? { type: a.type } : {}),

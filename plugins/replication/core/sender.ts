@@ -6,6 +6,7 @@
  * bounded by one page plus the channel's buffer.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { isPlainObject } from '../../../kernel/index.js';
 import type { SocketStatus } from '../tokens.js';
 import { LOG_TRIMMED_META_KEY, type TxnEntry } from '../../storage/tokens.js';
 import type { CloseInfo, Frame } from './channel.js';
@@ -13,7 +14,6 @@ import {
   databasesFrame,
   expectNumber,
   FrameType,
-  isRecord,
   parseSubscription,
   parseVector,
   ProtocolError,
@@ -162,7 +162,7 @@ class SenderSession implements Session {
 
   private update(raw: unknown): void {
     if (!this.filter) throw new ProtocolError('UPDATE before SUBSCRIBE');
-    if (!isRecord(raw)) throw new ProtocolError('UPDATE needs an object');
+    if (!isPlainObject(raw)) throw new ProtocolError('UPDATE needs an object');
     const exclude = new Set(expectArray(raw.exclude, 'exclude').map((x) => expectString(x, 'exclude[]')));
     const vector = parseVector(raw.vector ?? {});
     const included = [...this.exclude].filter((o) => !exclude.has(o));

@@ -1,5 +1,5 @@
 /** Validation of add_node / update_node / remove_node bodies (Harper's parameter names). */
-import { OperationError } from '../../../kernel/index.js';
+import { isPlainObject, OperationError } from '../../../kernel/index.js';
 import { parseFlow, urlHost } from '../routes.js';
 
 export interface NodeInput {
@@ -65,7 +65,7 @@ export function parseNodeInput(body: Record<string, unknown>): NodeInput {
   }
   const { subscriptions, shard, revoked_certificates: revoked, replicates } = body;
   if (subscriptions !== undefined && subscriptions !== null &&
-      (!Array.isArray(subscriptions) || !subscriptions.every((s) => typeof s === 'object' && s !== null && !Array.isArray(s)))) {
+      (!Array.isArray(subscriptions) || !subscriptions.every(isPlainObject))) {
     throw bad(`'subscriptions' must be an array of {database, table, subscribe, publish}`);
   }
   if (shard !== undefined && shard !== null && (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0)) {
