@@ -18,7 +18,8 @@ export const basicAuth = { authorization: `Basic ${Buffer.from(`${ADMIN.username
 /** dist/bench → dist/kernel/cli/main.js */
 const PLEXUS_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'kernel', 'cli', 'main.js');
 const START_DEADLINE_MS = 120_000;
-const READY_DEADLINE_MS = 30_000;
+// Generous: a Harper node catching up can leave its API unanswered for tens of seconds.
+const READY_DEADLINE_MS = 120_000;
 
 export interface NodeOptions {
   readonly system: System;

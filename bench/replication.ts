@@ -8,7 +8,8 @@
  *   the resolution is one poll round trip.
  * - catch-up: B stopped, N records written on A, B restarted; timed from the
  *   restart (spawn) and from B's API answering until B holds all N.
- * - full copy: N records on A, then add_node A → fresh C; timed until C holds all N.
+ * - full copy: N records on A, then add_node A → fresh C; timed until C holds all N;
+ *   then remove_node, so each run copies to a new node.
  * "Holds all N" = the last id is found and describe_table's record_count reaches N.
  */
 import { HttpClient, percentile } from './http-load.js';
@@ -204,24 +205,28 @@ export interface CatchUpResult {
 }
 
 /**
- * Stops B, writes ids 0 … count−1 on A, restarts B and times its catch-up
- * (`present`: records the table already held on both).
+ * Stops B, writes ids base … base+count−1 on A, restarts B and times its
+ * catch-up (`present`: records the table already held on both).
  */
-export async function measureCatchUp(a: BenchNode, b: BenchNode, table: string, count: number, present: number): Promise<CatchUpResult> {
+export async function measureCatchUp(a: BenchNode, b: BenchNode, table: string, base: number, count: number, present: number): Promise<CatchUpResult> {
   await b.stop();
-  await bulkWrite(a, REPL_DB, table, 0, count);
+  await bulkWrite(a, REPL_DB, table, base, count);
   const spawned = performance.now();
   // Polls from the spawn on (connection errors count as "not yet"), while start() waits for the API.
-  const [times, done] = await Promise.all([b.start(), whenComplete(b, REPL_DB, table, count - 1, count + present)]);
+  const [times, done] = await Promise.all([b.start(), whenComplete(b, REPL_DB, table, base + count - 1, count + present)]);
   if (done === undefined) return {};
   const fromRestart = done - spawned;
   return { fromRestart, fromReady: Math.max(0, fromRestart - times.readyMs) };
 }
 
-/** Times the initial copy of `count` records already on A to a fresh, started node C. */
+/**
+ * Times the initial copy of `count` records already on A to a fresh, started
+ * node C, then removes C from A's cluster (so A stops sending to it once C is stopped).
+ */
 export async function measureFullCopy(a: BenchNode, c: BenchNode, table: string, count: number): Promise<number | undefined> {
   const t0 = performance.now();
   await addNode(a, c);
   const done = await whenComplete(c, COPY_DB, table, count - 1, count);
+  await a.client.post(JSON.stringify({ operation: 'remove_node', hostname: c.options.address }), 60_000);
   return done === undefined ? undefined : done - t0;
 }

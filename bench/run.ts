@@ -5,8 +5,9 @@
  *                                    folder on first use), side by side, with ratios
  * Options: --compare, --tls (afterwards, the replication workloads once more over wss:// on
  * both), --cpu-prof <dir> (Plexus nodes run under `node --cpu-prof`).
- * Addresses: Plexus 127.0.9.1–3, the ceiling 127.0.9.9, Harper 127.0.19.1–3 (the throughput
- * node T runs on the third address, before node C of the full copy).
+ * Addresses: Plexus 127.0.9.1–5, the ceiling 127.0.9.9, Harper 127.0.19.1–5 (A, B, then the
+ * throughput node T on the third address before the replication pair starts; each full-copy
+ * run's fresh node C on the third, fourth and fifth).
  * Prints one table and writes bench/results/<bench|compare>.json (see report.ts).
  */
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installHarper, HARPER_VERSION } from './harper-install.js';
 import { HttpClient } from './http-load.js';
-import { BenchNode, type NodeOptions, type System } from './nodes.js';
+import { BenchNode, sleep, type NodeOptions, type System } from './nodes.js';
 import { assertFree, startProcess, stopAll, stopProcess } from './processes.js';
 import {
   addNode, bulkWrite, COPY_DB, createTable, measureCatchUp, measureFullCopy, measureLag, REPL_DB, SYNC_DEADLINE_MS, waitReplicating, type LagOptions, type LagResult,
@@ -24,9 +25,9 @@ import {
 import { figureOf, finishRow, harperReference, printTable, writeResults, type Figure, type Row, type Target } from './report.js';
 import { createTables, runThroughput } from './throughput.js';
 
-const ADDRESSES: Record<System, readonly [string, string, string]> = {
-  plexus: ['127.0.9.1', '127.0.9.2', '127.0.9.3'],
-  harper: ['127.0.19.1', '127.0.19.2', '127.0.19.3'],
+const ADDRESSES: Record<System, readonly string[]> = {
+  plexus: ['127.0.9.1', '127.0.9.2', '127.0.9.3', '127.0.9.4', '127.0.9.5'],
+  harper: ['127.0.19.1', '127.0.19.2', '127.0.19.3', '127.0.19.4', '127.0.19.5'],
 };
 const BARE = '127.0.9.9';
 const LAG_RATE = 500;
@@ -36,9 +37,12 @@ const LAG_RUNS = 3;
 const LAG_WARMUP_SECONDS = 2;
 const MAX_RATE_SECONDS = 5;
 const CATCH_UP_RECORDS = 50_000;
+/** Catch-ups per suite (each of new records), and full copies (each to a new node, on its own address). */
+const CATCH_UP_RUNS = 3;
+const COPY_RUNS = 3;
 const COPY_RECORDS = 100_000;
 const IDLE_SETTLE_MS = 2_000;
-const AFTER_LOAD = `after lag at ${LAG_RATE} w/s and the catch-up`;
+const AFTER_LOAD = `after lag at ${LAG_RATE} w/s and each catch-up run`;
 
 const argv = process.argv.slice(2);
 const compare = argv.includes('--compare');
@@ -70,8 +74,7 @@ const replicationRows = (variant: string) => [
 ];
 const NODE_ROWS = [
   { name: 'start-up of a fresh node (spawn → API answers)', unit: 's', better: 'lower' as const },
-  { name: 'RSS idle, node A', unit: 'MiB', better: 'lower' as const },
-  { name: 'RSS idle, node B', unit: 'MiB', better: 'lower' as const },
+  { name: 'RSS idle, each fresh node', unit: 'MiB', better: 'lower' as const },
   { name: 'RSS after load, node A', unit: 'MiB', better: 'lower' as const },
   { name: 'RSS after load, node B', unit: 'MiB', better: 'lower' as const },
   { name: 'RSS after the throughput workloads (not comparable)', unit: 'MiB', better: 'lower' as const },
@@ -94,10 +97,17 @@ function targetOf(row: Row): Target | undefined {
   return undefined;
 }
 
-const secondsFigure = (ms: number | undefined, records: number): Figure =>
-  ms === undefined
-    ? { value: Number.NaN, failed: `incomplete after ${SYNC_DEADLINE_MS / 1000} s` }
-    : { value: ms / 1000, detail: ms < 1 ? 'complete when timing started' : `${Math.round((records * 1000) / ms).toLocaleString('en-US')} records/s` };
+/** Median and spread of timed runs (ms), failed if any run did not complete. */
+function secondsFigure(runs: readonly (number | undefined)[], records: number): Figure {
+  const incomplete = runs.filter((ms) => ms === undefined).length;
+  if (incomplete > 0) return { value: Number.NaN, failed: `${incomplete} of ${runs.length} runs incomplete after ${SYNC_DEADLINE_MS / 1000} s` };
+  const figure = figureOf(runs.map((ms) => ms! / 1000));
+  const ms = figure.value * 1000;
+  const detail = ms < 1 ? 'complete when timing started' : `${Math.round((records * 1000) / ms).toLocaleString('en-US')} records/s`;
+  return { ...figure, detail: `${runs.length} runs, median ${detail}` };
+}
+
+const rssFigure = (samples: readonly number[], detail: string): Figure => figureOf(samples, `${samples.length} samples, ${detail}`);
 
 /** Median and spread over the runs of each percentile; the detail sums the runs' writes. */
 function lagFigures(into: Figures, suffix: string, runs: readonly LagResult[]): void {
@@ -141,11 +151,11 @@ interface Env {
 }
 
 /** `role` names the root folder: a, b, c (the replication nodes) or t (the throughput node, on C's address). */
-function makeNode(env: Env, system: System, index: 0 | 1 | 2, variant: 'ws' | 'wss', role: string = 'abc'[index]!): BenchNode {
+function makeNode(env: Env, system: System, index: number, variant: 'ws' | 'wss', role: string): BenchNode {
   const options: NodeOptions = {
     system,
     name: `${system}-${variant}-${role}`,
-    address: ADDRESSES[system][index],
+    address: ADDRESSES[system][index]!,
     work: env.work,
     tls: variant === 'wss',
     ...(env.harperBin ? { harperBin: env.harperBin } : {}),
@@ -154,11 +164,26 @@ function makeNode(env: Env, system: System, index: 0 | 1 | 2, variant: 'ws' | 'w
   return new BenchNode(options);
 }
 
+/** Start-up times and idle RSS of every fresh node a system starts (idle RSS on ws only). */
+interface FreshNodes {
+  readonly startMs: number[];
+  readonly idleRss: number[];
+}
+
+/** Starts a node on an empty root; on ws, also samples its RSS once idle. */
+async function startFresh(node: BenchNode, variant: 'ws' | 'wss', fresh: FreshNodes): Promise<void> {
+  fresh.startMs.push(await freshStart(node));
+  if (variant !== 'ws') return;
+  // Idle: settled, past the start-up's own allocations.
+  await sleep(IDLE_SETTLE_MS);
+  fresh.idleRss.push(node.rss());
+}
+
 /**
  * The replication workloads on a started 2-node pair (not yet joined); stops
- * B, then times the full copy to a fresh node C. `fresh` collects start-up times.
+ * B, then times the full copies to fresh nodes C.
  */
-async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: 'ws' | 'wss', into: Figures, fresh: number[]): Promise<void> {
+async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: 'ws' | 'wss', into: Figures, fresh: FreshNodes): Promise<void> {
   const system = a.options.system;
   const suffix = variant === 'wss' ? ' (wss)' : '';
   for (const table of ['lag', 'lagmax', 'catchup']) await createTable(a, REPL_DB, table);
@@ -171,15 +196,21 @@ async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: '
   log(`${system}${suffix}: lag at ${LAG_RATE} w/s, ${LAG_RUNS} runs of ${LAG_SECONDS} s`);
   lagFigures(into, `${LAG_RATE} w/s${suffix}`, await lagRuns(a, b, { table: 'lag', rate: LAG_RATE, seconds: LAG_SECONDS }));
 
-  log(`${system}${suffix}: catch-up of ${CATCH_UP_RECORDS} records written while B was stopped`);
-  // The probe written by waitReplicating is in the table too.
-  const catchUp = await measureCatchUp(a, b, 'catchup', CATCH_UP_RECORDS, 1);
-  into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, restart → complete${suffix}`, secondsFigure(catchUp.fromRestart, CATCH_UP_RECORDS));
-  into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, API ready → complete${suffix}`, secondsFigure(catchUp.fromReady, CATCH_UP_RECORDS));
-  // Memory after the same work on both systems (the max-rate run writes as many records as the server takes).
+  log(`${system}${suffix}: catch-up of ${CATCH_UP_RECORDS} records written while B was stopped, ${CATCH_UP_RUNS} runs`);
+  const catchUps = [];
+  const rss = { a: [] as number[], b: [] as number[] };
+  for (let run = 0; run < CATCH_UP_RUNS; run++) {
+    // Each run writes new ids; the probe written by waitReplicating is in the table too.
+    catchUps.push(await measureCatchUp(a, b, 'catchup', run * CATCH_UP_RECORDS, CATCH_UP_RECORDS, 1 + run * CATCH_UP_RECORDS));
+    // Memory after the same work on both systems (the max-rate run writes as many records as the server takes).
+    rss.a.push(a.rss());
+    rss.b.push(b.rss());
+  }
+  into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, restart → complete${suffix}`, secondsFigure(catchUps.map((c) => c.fromRestart), CATCH_UP_RECORDS));
+  into.set(`catch-up ${CATCH_UP_RECORDS / 1000}k, API ready → complete${suffix}`, secondsFigure(catchUps.map((c) => c.fromReady), CATCH_UP_RECORDS));
   if (variant === 'ws') {
-    into.set('RSS after load, node A', { value: a.rss(), detail: AFTER_LOAD });
-    into.set('RSS after load, node B', { value: b.rss(), detail: AFTER_LOAD });
+    into.set('RSS after load, node A', rssFigure(rss.a, AFTER_LOAD));
+    into.set('RSS after load, node B', rssFigure(rss.b, `${AFTER_LOAD} (B restarts for each)`));
   }
 
   log(`${system}${suffix}: lag at the highest rate (8 writers), ${LAG_RUNS} runs of ${MAX_RATE_SECONDS} s`);
@@ -191,11 +222,16 @@ async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: '
   await createTable(a, COPY_DB, 'records');
   log(`${system}${suffix}: writing ${COPY_RECORDS} records on A`);
   await bulkWrite(a, COPY_DB, 'records', 0, COPY_RECORDS);
-  const c = makeNode(env, system, 2, variant);
-  fresh.push(await freshStart(c));
-  log(`${system}${suffix}: full copy to a fresh node C`);
-  into.set(`full copy ${COPY_RECORDS / 1000}k to a fresh node${suffix}`, secondsFigure(await measureFullCopy(a, c, 'records', COPY_RECORDS), COPY_RECORDS));
-  await c.stop();
+  const copies: (number | undefined)[] = [];
+  for (let run = 0; run < COPY_RUNS; run++) {
+    const c = makeNode(env, system, 2 + run, variant, `c${run + 1}`);
+    await startFresh(c, variant, fresh);
+    log(`${system}${suffix}: full copy to fresh node C${run + 1}`);
+    copies.push(await measureFullCopy(a, c, 'records', COPY_RECORDS));
+    await c.stop();
+    rmSync(c.root, { recursive: true, force: true });
+  }
+  into.set(`full copy ${COPY_RECORDS / 1000}k to a fresh node${suffix}`, secondsFigure(copies, COPY_RECORDS));
   await a.stop();
 }
 
@@ -241,12 +277,12 @@ async function main(): Promise<void> {
     // work on both systems, not the throughput runs (in which each server writes as
     // many records as it can in the time).
     const throughputNodes = {} as Record<System, BenchNode>;
-    const fresh: Record<System, number[]> = { plexus: [], harper: [] };
+    const fresh: Record<System, FreshNodes> = { plexus: { startMs: [], idleRss: [] }, harper: { startMs: [], idleRss: [] } };
     for (const system of systems) {
       log(`${system}: starting the throughput node`);
       const t = makeNode(env, system, 2, 'ws', 't');
       try {
-        fresh[system].push(await freshStart(t));
+        fresh[system].startMs.push(await freshStart(t));
       } catch (error) {
         if (system === 'plexus') throw error;
         note(`Harper ${HARPER_VERSION}: could not start (${errorText(error)}); Plexus benchmarked alone`);
@@ -275,36 +311,36 @@ async function main(): Promise<void> {
     for (const system of systems) {
       quietDisk();
       log(`${system}: starting nodes A and B`);
-      const a = makeNode(env, system, 0, 'ws');
-      const b = makeNode(env, system, 1, 'ws');
+      const a = makeNode(env, system, 0, 'ws', 'a');
+      const b = makeNode(env, system, 1, 'ws', 'b');
       try {
-        fresh[system].push(await freshStart(a), await freshStart(b));
-        // Idle: settled, past the start-up's own allocations.
-        await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
-        figures[system].set('RSS idle, node A', { value: a.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
-        figures[system].set('RSS idle, node B', { value: b.rss(), detail: `${IDLE_SETTLE_MS / 1000} s after start` });
+        await startFresh(a, 'ws', fresh[system]);
+        await startFresh(b, 'ws', fresh[system]);
         await replicationSuite(env, a, b, 'ws', figures[system], fresh[system]);
       } catch (error) {
         note(`${system}: replication workloads failed (${errorText(error)})`);
         if (system === 'plexus') process.exitCode = 1;
         await Promise.all([a.stop(), b.stop()]);
       }
+      const { startMs, idleRss } = fresh[system];
+      if (idleRss.length > 0) figures[system].set('RSS idle, each fresh node', rssFigure(idleRss, `${IDLE_SETTLE_MS / 1000} s after its start (A, B and each C)`));
       figures[system].set('start-up of a fresh node (spawn → API answers)', {
-        ...figureOf(fresh[system].map((ms) => ms / 1000)),
+        ...figureOf(startMs.map((ms) => ms / 1000)),
         ...(system === 'harper' ? { detail: 'first start of an empty root, which includes its install step' } : {}),
       });
     }
 
     if (tls) {
       for (const system of systems) {
-        const a = makeNode(env, system, 0, 'wss');
-        const b = makeNode(env, system, 1, 'wss');
+        const a = makeNode(env, system, 0, 'wss', 'a');
+        const b = makeNode(env, system, 1, 'wss', 'b');
         try {
           quietDisk();
           log(`${system}: TLS variant`);
-          await freshStart(a);
-          await freshStart(b);
-          await replicationSuite(env, a, b, 'wss', figures[system], []);
+          const uncounted: FreshNodes = { startMs: [], idleRss: [] };
+          await startFresh(a, 'wss', uncounted);
+          await startFresh(b, 'wss', uncounted);
+          await replicationSuite(env, a, b, 'wss', figures[system], uncounted);
         } catch (error) {
           note(`${system === 'plexus' ? 'Plexus' : 'Harper'} TLS: not available (${errorText(error)})`);
         } finally {
