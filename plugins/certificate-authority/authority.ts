@@ -11,12 +11,11 @@ import { OperationError, type Logger } from '../../kernel/index.js';
 import type { StorageEngine } from '../storage/tokens.js';
 import { CertificateRows, type CertificateRow } from './certificate-rows.js';
 import { CertificateStore, type NewCertificate } from './certificate-store.js';
+import { buildInWorker } from './certificate-worker.js';
 import type { CaConfig } from './config.js';
 import { loadConfiguredTls, type ConfiguredTls, type Presented } from './configured-tls.js';
 import {
-  createAuthority,
   createCertificateRequest,
-  createNodeCertificate,
   generatePrivateKey,
   isRsaPrivateKey,
   signCertificateRequest,
@@ -189,7 +188,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
       key = await generatePrivateKey();
       await this.keys.write(CA_KEY_FILE, key);
     }
-    const certificate = createAuthority(this.caName, key);
+    const certificate = await buildInWorker({ kind: 'authority', commonName: this.caName, privateKey: key });
     await this.rows.put({ name: this.caName, certificate, private_key_name: CA_KEY_FILE, is_authority: true, uses: [], is_self_signed: true });
     this.options.logger.info('created certificate authority', { name: this.caName });
     return { certificate, privateKey: key };
@@ -214,7 +213,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
       const cert = this.parse(row.certificate);
       if (keyName === NODE_KEY_FILE && cert && matchesKey(cert, createPrivateKey(nodeKey)) && issuedBy(cert, parseCertificate(ca.certificate))) return;
     }
-    const certificate = createNodeCertificate(nodeName, nodeKey, ca);
+    const certificate = await buildInWorker({ kind: 'node', nodeName, privateKey: nodeKey, ca });
     await this.rows.put({
       name: nodeName,
       certificate,
