@@ -62,7 +62,8 @@ describe('http plugin', () => {
     const started = Date.now();
     stopped = true;
     await node.stop();
-    assert.ok(Date.now() - started < 1000, `stop took ${Date.now() - started} ms`);
+    // Below node's 5 s keep-alive timeout, which a stop that waited for idle sockets would take; loose for a loaded CI.
+    assert.ok(Date.now() - started < 3000, `stop took ${Date.now() - started} ms`);
     await assert.rejects(fetch(`${BASE}/health`));
   });
 });

@@ -271,7 +271,8 @@ describe('operations API server', () => {
     const started = Date.now();
     stopped = true;
     await node.stop();
-    assert.ok(Date.now() - started < 1500, `stop took ${Date.now() - started} ms`);
+    // Far below the 30 s keep-alive timeout a stop that waited for idle sockets would take; loose for a loaded CI.
+    assert.ok(Date.now() - started < 5000, `stop took ${Date.now() - started} ms`);
     await assert.rejects(fetch(HEALTH));
   });
 });
