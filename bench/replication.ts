@@ -227,6 +227,6 @@ export async function measureFullCopy(a: BenchNode, c: BenchNode, table: string,
   const t0 = performance.now();
   await addNode(a, c);
   const done = await whenComplete(c, COPY_DB, table, count - 1, count);
-  await a.client.post(JSON.stringify({ operation: 'remove_node', hostname: c.options.address }), 60_000);
+  await a.client.op({ operation: 'remove_node', hostname: c.options.address }, 60_000);
   return done === undefined ? undefined : done - t0;
 }

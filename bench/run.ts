@@ -151,7 +151,7 @@ interface Env {
   readonly harperBin?: string;
 }
 
-/** `role` names the root folder: a, b, c (the replication nodes) or t (the throughput node, on C's address). */
+/** `role` names the root folder: a, b (the replication pair), c1–c3 (the full copies' fresh nodes) or t (the throughput node). */
 function makeNode(env: Env, system: System, index: number, variant: 'ws' | 'wss', role: string): BenchNode {
   const options: NodeOptions = {
     system,

@@ -2,4 +2,5 @@
 export * from './contracts.js';
 export { closeServer, listenServer, parseListenAddress, type ListenAddress } from './net.js';
 export { isPlainObject } from './config/tree.js';
+export { lazyModule } from './lazy-module.js';
 export { keysDir, readOrCreatePrivateFile, writePrivateFile } from './private-files.js';

@@ -10,7 +10,6 @@ import { SYSTEM_DATABASE } from './directory.js';
 const UNAUTHORIZED_MESSAGE =
   'This operation is not authorized due to role restrictions and/or invalid database items';
 
-
 function tableGrant(permission: Readonly<Record<string, unknown>>, database: string, table: string, action: TableAction): boolean {
   const db = permission[database];
   if (!isPlainObject(db) || !isPlainObject(db.tables)) return false;

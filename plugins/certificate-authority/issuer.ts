@@ -6,16 +6,13 @@
  */
 import { constants, createPrivateKey, createPublicKey, generateKeyPair, privateEncrypt, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type forge from 'node-forge';
-import { OperationError } from '../../kernel/index.js';
+import { lazyModule, OperationError } from '../../kernel/index.js';
 
 // Loaded when a certificate or CSR is built, not at start-up: a node restarted
-// with its certificates in place never needs it, and it costs ~8 MiB of RSS.
-const require = createRequire(import.meta.url);
-let library: typeof forge | undefined;
-const lib = (): typeof forge => (library ??= require('node-forge') as typeof forge);
+// with its certificates in place never needs it (a few MiB of RSS).
+const lib = lazyModule<typeof forge>(import.meta.url, 'node-forge');
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 export const VALIDITY_DAYS = 3650;

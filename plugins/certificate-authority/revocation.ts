@@ -9,9 +9,8 @@
 import 'reflect-metadata';
 import type { X509Certificate as NodeCertificate } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { X509Crl } from '@peculiar/x509';
-import type { Logger } from '../../kernel/index.js';
+import { lazyModule, type Logger } from '../../kernel/index.js';
 import type { CrlOptions } from './config.js';
 import type { RevocationVerdict } from './tokens.js';
 
@@ -29,9 +28,7 @@ interface CachedCrl {
 const crypto = webcrypto as unknown as Crypto;
 
 // Loaded on the first CRL check, not at start-up: it costs ~8 MiB of RSS most nodes never use.
-const require = createRequire(import.meta.url);
-let library: typeof import('@peculiar/x509') | undefined;
-const x509 = (): typeof import('@peculiar/x509') => (library ??= require('@peculiar/x509') as typeof import('@peculiar/x509'));
+const x509 = lazyModule<typeof import('@peculiar/x509')>(import.meta.url, '@peculiar/x509');
 
 /** Serial numbers compared as upper-case hex without leading zeros (node prints them so). */
 const normalizeSerial = (hex: string): string => hex.toUpperCase().replace(/^0+(?=.)/, '');

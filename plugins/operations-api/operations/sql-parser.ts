@@ -2,15 +2,15 @@
  * The SQL front end: node-sql-parser (MySQL dialect, which matches Harper's
  * backtick quoting of `database`.`table`).
  */
-import { createRequire } from 'node:module';
 import type { Parser } from 'node-sql-parser';
+import { lazyModule } from '../../../kernel/index.js';
 import { invalid } from './params.js';
 import type { SqlNode } from './sql-expression.js';
 
 // Loaded on the first SQL request, not at start-up: the grammar costs ~14 MiB of RSS.
-const require = createRequire(import.meta.url);
+const library = lazyModule<typeof import('node-sql-parser')>(import.meta.url, 'node-sql-parser');
 let instance: Parser | undefined;
-const parser = (): Parser => (instance ??= new (require('node-sql-parser') as typeof import('node-sql-parser')).Parser());
+const parser = (): Parser => (instance ??= new (library().Parser)());
 
 /** Parses exactly one statement; any syntax error gets Harper's message. */
 export const parseStatement = (sql: string): SqlNode => {
