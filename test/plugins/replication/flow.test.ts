@@ -26,7 +26,9 @@ describe('controlled replication flow', () => {
       startClusterNode(A, [...databases, '--REPLICATION_ROUTES', route(B, false, true)]),
       startClusterNode(B, [...databases, '--REPLICATION_ROUTES', route(A, true, false)]),
     ]);
-    for (const node of [a, b]) {
+    // B (the receiver) first: the nodes link at start-up, so once B has `data`
+    // A's initial copy announces data.open, and B's own create_table would race it (400).
+    for (const node of [b, a]) {
       await ok(node, { operation: 'create_database', database: 'data' });
       await ok(node, { operation: 'create_table', database: 'data', table: 'open', primary_key: 'id' });
     }
