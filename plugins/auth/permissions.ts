@@ -19,9 +19,14 @@ function tableGrant(permission: Readonly<Record<string, unknown>>, database: str
 
 export function assertTableAccess(principal: Principal | undefined, database: string, table: string, action: TableAction): void {
   // No principal: a trusted in-process call from another plugin.
-  if (!principal || principal.superUser) return;
-  // System tables hold credentials and cluster state: as in Harper, a role cannot grant access to them.
-  if (database !== SYSTEM_DATABASE && tableGrant(principal.permission, database, table, action)) return;
+  if (!principal) return;
+  if (database === SYSTEM_DATABASE) {
+    // System tables hold credentials and cluster state: readable by super users, written only through
+    // their own operations (add_user, add_node…), which hash passwords and keep a super user in place.
+    if (principal.superUser && action === 'read') return;
+  } else if (principal.superUser || tableGrant(principal.permission, database, table, action)) {
+    return;
+  }
   throw new OperationError(403, UNAUTHORIZED_MESSAGE, {
     error: UNAUTHORIZED_MESSAGE,
     unauthorized_access: [

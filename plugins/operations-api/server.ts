@@ -14,10 +14,11 @@ import { parseOperationRequest, readBody } from './request-body.js';
  * field is present the Authorization header is not needed, and the handler
  * (auth plugin) verifies the body's credentials itself.
  */
-const BODY_CREDENTIALS: Readonly<Record<string, readonly string[]>> = {
-  create_authentication_tokens: ['username', 'password'],
-  refresh_operation_token: ['refresh_token'],
-};
+// A Map: operation names come from the request (`__proto__`, `constructor`…).
+const BODY_CREDENTIALS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['create_authentication_tokens', ['username', 'password']],
+  ['refresh_operation_token', ['refresh_token']],
+]);
 
 export interface OperationsServerDeps {
   readonly registry: OperationRegistry;
@@ -41,7 +42,12 @@ export function createOperationsApp({ registry, auth, config, logger }: Operatio
 
   // Not async: no extra promise on the hot path when the Authenticator answers.
   function authenticate(name: string, body: Record<string, unknown>, header: string | undefined): Promise<Principal> | undefined {
-    const fields = BODY_CREDENTIALS[name];
+    if (name === 'refresh_operation_token' && body.refresh_token === undefined) {
+      // Harper's documented form: the refresh token sent as the Bearer credential.
+      const bearer = /^bearer\s+(\S+)\s*$/i.exec(header ?? '');
+      if (bearer) body.refresh_token = bearer[1];
+    }
+    const fields = BODY_CREDENTIALS.get(name);
     if (fields?.every((field) => typeof body[field] === 'string')) return undefined;
     return auth.authenticate(header);
   }

@@ -3,7 +3,7 @@ import { OperationError, type OperationDefinition } from '../../../kernel/index.
 import type { AuthService } from '../authenticator.js';
 import type { Directory } from '../directory.js';
 import { optionalString, permission, requiredString } from './input.js';
-import { findRoleByName } from './users.js';
+import { assertActiveSuperUserRemains, findRoleByName } from './users.js';
 import { roleView } from './views.js';
 
 const roleExists = (name: string): OperationError => new OperationError(409, `A role with name '${name}' already exists`);
@@ -68,7 +68,11 @@ export function roleOperations(auth: () => AuthService): OperationDefinition<any
       }
       const changes: Record<string, unknown> = { id: input.id };
       if (input.role !== undefined) changes.role = input.role;
-      if (input.permission !== undefined) changes.permission = input.permission;
+      if (input.permission !== undefined) {
+        changes.permission = input.permission;
+        const permission = input.permission;
+        assertActiveSuperUserRemains(directory, (user) => user, (role) => (role.id === input.id ? { ...role, permission } : role));
+      }
       const { applied } = await directory.writeRoles([{ type: 'update', record: changes }]);
       if (!applied[0]) throw new OperationError(400, 'Invalid role id');
       service.invalidate();

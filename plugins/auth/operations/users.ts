@@ -15,14 +15,21 @@ export const findRoleByName = (directory: Directory, name: string): RoleRecord |
 
 /**
  * Refuses a change that would leave no active super user (`simulate` maps
- * each user to its state after the change; undefined = removed). When none
- * exists beforehand there is nothing to protect, and refusing would block the repair.
+ * each user to its state after the change, undefined = removed; `simulateRole`
+ * each role). When none exists beforehand there is nothing to protect, and
+ * refusing would block the repair.
  */
-function assertActiveSuperUserRemains(directory: Directory, simulate: (user: UserRecord) => UserRecord | undefined): void {
-  const superRoles = new Set(directory.listRoles().filter((r) => r.permission?.super_user === true).map((r) => r.id));
-  const activeSuper = (user: UserRecord | undefined): boolean => user?.active === true && superRoles.has(user.role);
+export function assertActiveSuperUserRemains(
+  directory: Directory,
+  simulate: (user: UserRecord) => UserRecord | undefined,
+  simulateRole: (role: RoleRecord) => RoleRecord = (role) => role,
+): void {
+  const superRoles = (roles: readonly RoleRecord[]): Set<string> => new Set(roles.filter((r) => r.permission?.super_user === true).map((r) => r.id));
+  const roles = directory.listRoles();
+  const [before, after] = [superRoles(roles), superRoles(roles.map(simulateRole))];
   const users = directory.listUsers();
-  if (users.some(activeSuper) && !users.some((user) => activeSuper(simulate(user)))) {
+  const activeIn = (supers: Set<string>) => (user: UserRecord | undefined): boolean => user?.active === true && supers.has(user.role);
+  if (users.some(activeIn(before)) && !users.some((user) => activeIn(after)(simulate(user)))) {
     throw new OperationError(409, LAST_SUPER_USER);
   }
 }

@@ -101,6 +101,10 @@ describe('user and role operations', () => {
     await assert.rejects(fx.call('drop_user', { username: 'admin' }), { status: 409, message: last });
     await assert.rejects(fx.call('alter_user', { username: 'admin', active: false }), { status: 409, message: last });
     await assert.rejects(fx.call('alter_user', { username: 'admin', role: 'cluster_user' }), { status: 409, message: last });
+    // Nor by taking super_user away from the role the last super user holds.
+    await assert.rejects(fx.call('alter_role', { id: 'super_user', permission: { super_user: false } }), { status: 409, message: last });
+    await assert.rejects(fx.call('alter_role', { id: 'super_user', permission: {} }), { status: 409, message: last });
+    assert.equal((await fx.call<any[]>('list_roles')).find((r) => r.id === 'super_user').permission.super_user, true);
   });
 
   it('adds, alters and drops roles', async () => {
@@ -174,8 +178,12 @@ describe('user and role operations', () => {
       });
       assert.throws(() => fx.auth.assertTableAccess(reader, 'dev', 'cat', 'read'), { status: 403 });
       assert.throws(() => fx.auth.assertTableAccess(reader, 'system', 'hdb_user', 'read'), { status: 403 });
-      // Super users and in-process callers pass.
-      fx.auth.assertTableAccess(fx.admin, 'system', 'hdb_user', 'delete');
+      // Super users and in-process callers pass, except that system tables are written only by their operations.
+      fx.auth.assertTableAccess(fx.admin, 'system', 'hdb_user', 'read');
+      for (const action of ['insert', 'update', 'delete'] as const) {
+        assert.throws(() => fx.auth.assertTableAccess(fx.admin, 'system', 'hdb_role', action), { status: 403 });
+      }
+      fx.auth.assertTableAccess(undefined, 'system', 'hdb_user', 'delete');
       fx.auth.assertTableAccess(undefined, 'dev', 'dog', 'insert');
     });
 

@@ -103,6 +103,9 @@ describe('operations API server', () => {
       { name: 'empty body', body: '', status: 400, response: { error: "Body cannot be empty when content-type is set to 'application/json'" } },
       { name: 'operation not a string', body: '{"operation":["describe_all"]}', status: 400, response: { error: "'operation' must be a string" } },
       { name: 'invalid token', body: '{"operation":"describe_all"}', auth: 'Bearer abc.def.ghi', status: 401, response: { error: 'invalid token' } },
+      ...['__proto__', 'constructor', 'toString', 'hasOwnProperty'].map((name) => ({
+        name: `operation named like an Object.prototype key (${name})`, body: JSON.stringify({ operation: name }), status: 400, response: { error: `Operation '${name}' not found` },
+      })),
     ];
     for (const c of cases) {
       it(c.name, async () => {
@@ -189,6 +192,12 @@ describe('operations API server', () => {
     const refreshed = await post({ operation: 'refresh_operation_token', refresh_token }, null);
     assert.equal(refreshed.status, 200);
     assert.equal((await post({ operation: 'user_info' }, `Bearer ${refreshed.body.operation_token}`)).status, 200);
+    // Harper's documented form: the refresh token as the Bearer credential.
+    const viaHeader = await post({ operation: 'refresh_operation_token' }, `Bearer ${refresh_token}`);
+    assert.equal(viaHeader.status, 200, viaHeader.text);
+    assert.equal((await post({ operation: 'user_info' }, `Bearer ${viaHeader.body.operation_token}`)).status, 200);
+    // An operation token is not a refresh token, whichever way it is sent.
+    assert.equal((await post({ operation: 'refresh_operation_token' }, `Bearer ${operation_token}`)).status, 401);
 
     const wrong = await post({ operation: 'create_authentication_tokens', username: 'admin', password: 'nope' }, null);
     assert.equal(wrong.status, 401);
@@ -199,6 +208,25 @@ describe('operations API server', () => {
     // The body-credential exemption covers only those operations.
     const other = await post({ operation: 'user_info', username: 'admin', password: PASSWORD }, null);
     assert.equal(other.status, 401);
+  });
+
+  it('writes system tables only through their operations, for super users too (SQL included)', async () => {
+    const attempts = [
+      { operation: 'update', database: 'system', table: 'hdb_role', records: [{ id: 'super_user', role: 'super_user', permission: {} }] },
+      { operation: 'insert', database: 'system', table: 'hdb_user', records: [{ username: 'zz', password: 'plain' }] },
+      { operation: 'delete', database: 'system', table: 'hdb_user', ids: ['admin'] },
+      { operation: 'sql', sql: "INSERT INTO system.hdb_user (username, password) VALUES ('zz', 'plain')" },
+    ];
+    for (const body of attempts) {
+      const reply = await post(body);
+      assert.equal(reply.status, 403, JSON.stringify(body));
+      assert.match(reply.body.error, /not authorized/);
+    }
+    const roles = await post({ operation: 'list_roles' });
+    assert.equal(roles.status, 200);
+    assert.equal(roles.body.find((r: any) => r.id === 'super_user').permission.super_user, true);
+    const read = await post({ operation: 'search_by_value', database: 'system', table: 'hdb_user', search_attribute: 'username', search_value: 'zz' });
+    assert.deepEqual(read.body, []);
   });
 
   it('refuses super_user operations to other roles with Harper’s 403 body', async () => {
