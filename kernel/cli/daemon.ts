@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { Invocation } from './invocation.js';
 import { isPlexusProcess, livePid, removePidFile } from './pid-file.js';
-import { STARTED_MARKER, warnIgnoredFlags } from './messages.js';
+import { warnIgnoredFlags } from './messages.js';
 
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 30_000;
@@ -65,11 +65,18 @@ export async function startDaemon(inv: Invocation): Promise<number> {
   const out = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...process.execArgv, mainScript, ...args], {
     detached: true,
-    stdio: ['ignore', out, out],
+    // IPC carries the node's announcements (a generated admin password) to this terminal, never into the log.
+    stdio: ['ignore', out, out, 'ipc'],
     env,
     cwd: inv.rootPath,
   });
   closeSync(out);
+  let started: string | undefined;
+  child.on('message', (message: unknown) => {
+    const { announce, started: line } = (message ?? {}) as { announce?: unknown; started?: unknown };
+    if (typeof announce === 'string') process.stdout.write(`${announce}\n`);
+    if (typeof line === 'string') started = line;
+  });
   let exit: string | undefined;
   child.on('exit', (code, signal) => (exit = signal ? `signal ${signal}` : `exit code ${code}`));
   child.on('error', (error) => (exit = error.message));
@@ -77,8 +84,8 @@ export async function startDaemon(inv: Invocation): Promise<number> {
   const deadline = Date.now() + START_DEADLINE_MS;
   for (;;) {
     const output = readFrom(logFile, offset);
-    const started = output.split('\n').find((line) => line.includes(STARTED_MARKER));
     if (started !== undefined) {
+      child.disconnect();
       child.unref();
       process.stdout.write(`${started}\n`);
       return 0;

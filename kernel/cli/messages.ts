@@ -1,4 +1,4 @@
-/** Terminal lines shared by `run` and `start` (tests and `start` look for STARTED_MARKER). */
+/** Terminal lines shared by `run` and `start` (tests and `plexus cluster` look for STARTED_MARKER). */
 export const STARTED_MARKER = 'successfully started';
 
 /** Exactly one stderr line per flag that names no Plexus key (Harper's TC_AGREEMENT, THREADS_COUNT…). */

@@ -62,7 +62,7 @@ export async function runForeground(inv: Invocation): Promise<number> {
     if (other !== undefined && other !== process.pid) {
       throw new Error(`another Plexus node (pid ${other}) is already running with root ${inv.rootPath}`);
     }
-    const config = openConfigStore({ rootPath: inv.rootPath, overrides: inv.overrides, transient: inv.transient });
+    const config = openConfigStore({ rootPath: inv.rootPath, overrides: inv.overrides, transient: inv.transient, deferWrite: true });
     const kernelConfig = validateKernelConfig(config.tree());
     const log = createLogger({
       level: kernelConfig.logging.level,
@@ -73,7 +73,8 @@ export async function runForeground(inv: Invocation): Promise<number> {
     const info: KernelInfo = {
       version,
       rootPath: inv.rootPath,
-      announce: (line) => void process.stdout.write(`${line}\n`),
+      // Under `plexus start` stdout is the log file: announcements go to the starting terminal over IPC instead.
+      announce: (line) => void (process.send && process.connected ? process.send({ announce: line }) : process.stdout.write(`${line}\n`)),
     };
     const plugins = await loadPlugins(kernelConfig.plugins, dirname(config.filePath));
     if (stopping) return;
@@ -81,11 +82,14 @@ export async function runForeground(inv: Invocation): Promise<number> {
     kernel = k;
     await k.start();
     if (stopping) return;
+    config.writeFile();
     writePidFile(inv.rootPath, process.pid);
     running = true;
     const line = startedLine(k, version, config.get('operationsApi.network.port'));
     log.info(line);
     process.stdout.write(`${line}\n`);
+    // After any announcement on the same channel, so `plexus start` has printed them all when it returns.
+    if (process.send && process.connected) process.send({ started: line });
   };
   const startup = boot();
 

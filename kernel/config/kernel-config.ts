@@ -8,6 +8,14 @@ import { getIn, isPlainObject } from './tree.js';
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Harper's other levels, on the nearest of ours: a Harper config must start. */
+const HARPER_LEVELS: Readonly<Record<string, LogLevel>> = { notify: 'error', fatal: 'error', trace: 'debug' };
+const levelOf = (value: unknown): LogLevel | undefined => {
+  if (typeof value !== 'string') return undefined;
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
+  return Object.hasOwn(HARPER_LEVELS, value) ? HARPER_LEVELS[value] : undefined;
+};
+
 export interface KernelConfig {
   readonly plugins: readonly PluginEntry[];
   readonly logging: { readonly level: LogLevel; readonly stdStreams: boolean };
@@ -33,9 +41,11 @@ export function validateKernelConfig(tree: Readonly<Record<string, unknown>>): K
   if (!Array.isArray(plugins)) {
     throw new ConfigError('plugins', `expected a list of plugins, got ${JSON.stringify(plugins ?? null)}`);
   }
-  const level = getIn(tree, ['logging', 'level']);
-  if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError('logging.level', `expected one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(level ?? null)}`);
+  const given = getIn(tree, ['logging', 'level']);
+  const level = levelOf(given);
+  if (level === undefined) {
+    const names = [...LOG_LEVELS, ...Object.keys(HARPER_LEVELS)].join(', ');
+    throw new ConfigError('logging.level', `expected one of ${names}; got ${JSON.stringify(given ?? null)}`);
   }
   const stdStreams = getIn(tree, ['logging', 'stdStreams']) ?? false;
   if (typeof stdStreams !== 'boolean') {
@@ -43,6 +53,6 @@ export function validateKernelConfig(tree: Readonly<Record<string, unknown>>): K
   }
   return {
     plugins: plugins.map(pluginEntry),
-    logging: { level: level as LogLevel, stdStreams },
+    logging: { level, stdStreams },
   };
 }

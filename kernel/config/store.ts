@@ -26,6 +26,17 @@ export interface OpenConfigOptions {
   /** Dotted path → value; visible through get()/tree(), never written (admin credentials). */
   readonly transient?: Readonly<Record<string, unknown>>;
   readonly logger?: Logger;
+  /**
+   * Leave the file as it is until `writeFile()`: `run` writes the overrides
+   * only once every plugin accepted them and the node started, so a rejected
+   * value does not stay behind and fail the next start too.
+   */
+  readonly deferWrite?: boolean;
+}
+
+/** The store `openConfigStore` opens: also writes the opened document (defaults and overrides) to the file. */
+export interface OpenedConfigStore extends ConfigStore {
+  writeFile(): void;
 }
 
 const FILE_HEADER =
@@ -101,7 +112,7 @@ async function writeAtomic(filePath: string, text: string): Promise<void> {
   }
 }
 
-class FileConfigStore implements ConfigStore {
+class FileConfigStore implements OpenedConfigStore {
   readonly filePath: string;
   private snapshot: Readonly<ConfigTree> = {};
   private readonly transient: ConfigTree = {};
@@ -147,6 +158,14 @@ class FileConfigStore implements ConfigStore {
     await this.persist();
   }
 
+  writeFile(): void {
+    const text = this.text();
+    const current = existsSync(this.filePath) ? readFileSync(this.filePath, 'utf8') : undefined;
+    if (text === current) return;
+    writeAtomicSync(this.filePath, text);
+    this.logger?.debug('configuration written', { file: this.filePath });
+  }
+
   /** Writes the current document; writes are serialized so the file always ends with the latest state. */
   private persist(): Promise<void> {
     const next = this.writing.catch(() => undefined).then(() => writeAtomic(this.filePath, this.text()));
@@ -169,7 +188,7 @@ class FileConfigStore implements ConfigStore {
  * Synchronous: it runs once before anything else starts. Throws ConfigError
  * for an unreadable file or an invalid kernel key.
  */
-export function openConfigStore(options: OpenConfigOptions = {}): ConfigStore {
+export function openConfigStore(options: OpenConfigOptions = {}): OpenedConfigStore {
   const rootPath = resolve(options.rootPath ?? defaultRootPath());
   mkdirSync(rootPath, { recursive: true });
   const filePath = join(rootPath, CONFIG_FILE_NAME);
@@ -186,11 +205,6 @@ export function openConfigStore(options: OpenConfigOptions = {}): ConfigStore {
   validateKernelConfig(doc.toJS() as ConfigTree);
 
   const store = new FileConfigStore(rootPath, doc, options.transient ?? {}, options.logger);
-  const text = store.text();
-  const current = existsSync(filePath) ? readFileSync(filePath, 'utf8') : undefined;
-  if (text !== current) {
-    writeAtomicSync(filePath, text);
-    options.logger?.debug('configuration written', { file: filePath, overridden: Object.keys(options.overrides ?? {}) });
-  }
+  if (!options.deferWrite) store.writeFile();
   return store;
 }

@@ -2,9 +2,11 @@
 import { parseListenAddress, type ConfigStore, type ListenAddress } from '../../kernel/index.js';
 
 export interface HttpConfig {
-  readonly address: ListenAddress;
+  /** null: `http.port: null` turns the listener off, as in Harper. */
+  readonly address: ListenAddress | null;
 }
 
-export const parseHttpConfig = (config: ConfigStore): HttpConfig => ({
-  address: parseListenAddress('http.port', config.get('http.port') ?? 9926),
-});
+export function parseHttpConfig(config: ConfigStore): HttpConfig {
+  const port = config.get('http.port');
+  return { address: port === null ? null : parseListenAddress('http.port', port ?? 9926) };
+}

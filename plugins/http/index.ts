@@ -25,9 +25,14 @@ export default definePlugin<HttpConfig>({
 
     let server: Server | undefined;
     ctx.lifecycle.onStart(async () => {
+      const { address } = ctx.config;
+      if (address === null) {
+        ctx.logger.info('HTTP server off (http.port is null)');
+        return;
+      }
       server = createAdaptorServer({ fetch: app.fetch }) as Server;
-      await listenServer(server, ctx.config.address);
-      ctx.logger.info('HTTP server listening', { address: ctx.config.address.label });
+      await listenServer(server, address);
+      ctx.logger.info('HTTP server listening', { address: address.label });
     });
     ctx.lifecycle.onStop(async () => {
       if (server) await closeServer(server, STOP_GRACE_MS);

@@ -23,8 +23,11 @@ export function parseOperationsApiConfig(config: ConfigStore): OperationsApiConf
   if (typeof cors !== 'boolean') {
     throw new ConfigError('operationsApi.network.cors', `expected true or false, got ${JSON.stringify(cors)}`);
   }
+  const port = config.get('operationsApi.network.port');
+  // Harper's null turns the plain listener off for its TLS one; Plexus serves the API on this port only.
+  if (port === null) throw new ConfigError('operationsApi.network.port', 'is required: the operations API is served on this port only');
   return {
-    address: parseListenAddress('operationsApi.network.port', config.get('operationsApi.network.port') ?? 9925),
+    address: parseListenAddress('operationsApi.network.port', port ?? 9925),
     maxBodySize: nonNegativeInteger(config, 'operationsApi.network.maxBodySize', 104_857_600),
     keepAliveTimeout: nonNegativeInteger(config, 'operationsApi.network.keepAliveTimeout', 30_000),
     cors,

@@ -117,6 +117,29 @@ describe('plexus run', () => {
     const level = runCli(['run', '--ROOTPATH', tempRoot('cli-invalid'), '--LOGGING_LEVEL', 'loud']);
     assert.equal(level.code, 1, level.stderr);
     assert.match(level.stderr, /logging\.level/);
+    // A value a plugin rejects is not written to the config file: the next start without it works.
+    const retention = runCli(['run', '--ROOTPATH', root, '--LOGGING_AUDITRETENTION', 'forever']);
+    assert.equal(retention.code, 1, retention.stderr);
+    assert.match(retention.stderr, /logging\.auditRetention/);
+    const file = join(root, 'plexus-config.yaml');
+    assert.ok(!existsSync(file) || !readFileSync(file, 'utf8').includes('forever'));
+  });
+
+  test('null turns the HTTP listener off (as in Harper); the operations API port cannot be null', async () => {
+    const node = await startNode({ address: '127.0.2.5', args: ['--HTTP_PORT', 'null'] });
+    assert.equal((await op(node.url, { operation: 'describe_all' })).status, 200);
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.2.5', port: 9926 }, () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    assert.ok(refused, 'nothing listens on 127.0.2.5:9926');
+    await node.stop();
+    const noApi = runCli(['run', '--ROOTPATH', tempRoot('cli-null'), '--OPERATIONSAPI_NETWORK_PORT', 'null']);
+    assert.equal(noApi.code, 1, noApi.stderr);
+    assert.match(noApi.stderr, /operationsApi\.network\.port/);
   });
 
   test('a plugin bug after start-up is logged and the node keeps serving', async () => {
@@ -170,6 +193,22 @@ describe('plexus start / status / stop / restart', () => {
     const twice = runCli(['stop', '--ROOTPATH', root]);
     assert.equal(twice.code, 0);
     assert.match(twice.stdout, /not running/);
+  });
+
+  test('start without credentials prints the generated admin password once, and never writes it to the log', async () => {
+    const root = tempRoot('cli-daemon-generated');
+    const started = runCli(['start', '--ROOTPATH', root, '--OPERATIONSAPI_NETWORK_PORT', '127.0.2.6:9925', '--HTTP_PORT', '127.0.2.6:9926']);
+    assert.equal(started.code, 0, started.stderr);
+    const pid = Number(readFileSync(join(root, 'plexus.pid'), 'utf8'));
+    adoptPid(pid);
+    const password = /generated password (\S+) /.exec(started.stdout)?.[1];
+    assert.ok(password, started.stdout);
+    assert.match(started.stdout, /successfully started/);
+    assert.ok(started.stdout.indexOf('generated password') < started.stdout.indexOf('successfully started'));
+    assert.equal((await op('http://127.0.2.6:9925', { operation: 'describe_all' }, { username: 'admin', password })).status, 200);
+    for (const file of ['plexus-stdout.log', 'plexus.log']) assert.ok(!readFileSync(join(root, 'log', file), 'utf8').includes(password), file);
+    assert.equal(runCli(['stop', '--ROOTPATH', root]).code, 0);
+    assert.equal(isAlive(pid), false);
   });
 
   test('start reports a node that dies during start-up', () => {

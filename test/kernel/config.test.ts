@@ -10,6 +10,7 @@ import {
   loadDefaults,
   mapFlattenedName,
   openConfigStore,
+  validateKernelConfig,
   parseArgv,
   resolveOverrides,
 } from '../../kernel/config/index.js';
@@ -235,6 +236,10 @@ describe('config store', () => {
       () => openConfigStore({ rootPath: root, overrides: { 'logging.stdStreams': 'yes' } }),
       (e: unknown) => e instanceof ConfigError && e.key === 'logging.stdStreams',
     );
+    // Harper's other levels start, on the nearest of ours.
+    assert.equal(openConfigStore({ rootPath: newRoot(), overrides: { 'logging.level': 'trace' } }).get('logging.level'), 'trace');
+    assert.equal(validateKernelConfig({ plugins: [], logging: { level: 'trace' } }).logging.level, 'debug');
+    assert.equal(validateKernelConfig({ plugins: [], logging: { level: 'notify' } }).logging.level, 'error');
     const ok = openConfigStore({ rootPath: root, overrides: { plugins: ['identity', { use: './x.js', enabled: false }] } });
     assert.deepEqual(ok.get('plugins'), ['identity', { use: './x.js', enabled: false }]);
   });
