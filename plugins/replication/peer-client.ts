@@ -22,6 +22,14 @@ function closeInfoOf(channel: WsChannel): Promise<CloseInfo | undefined> {
   });
 }
 
+/**
+ * The status to answer our caller with for a peer's error status. A 401 is
+ * about the `authorization` parameter sent to the peer, not the caller's own
+ * login: answered as 401, clients would take their session for expired.
+ */
+const callerStatus = (peerStatus: number): number =>
+  peerStatus === 401 ? 400 : peerStatus >= 400 && peerStatus < 600 ? peerStatus : 502;
+
 export async function exchange(
   url: string,
   operation: NodeOperation,
@@ -43,7 +51,7 @@ export async function exchange(
     if (type !== OPERATION_RESULT) throw new OperationError(502, `Error returned from ${url}: unexpected answer`);
     if (error) {
       const status = Number(field(error, 'status')) || 500;
-      throw new OperationError(status >= 400 && status < 600 ? status : 502, `Error returned from ${url}: ${String(field(error, 'message'))}`);
+      throw new OperationError(callerStatus(status), `Error returned from ${url}: ${String(field(error, 'message'))}`);
     }
     return result;
   } catch (error) {
@@ -52,7 +60,7 @@ export async function exchange(
     const closed = await closeInfoOf(channel);
     const message = closed?.reason ?? (error instanceof Error ? error.message : String(error));
     if (closed?.code === UNAUTHORIZED_CODE) {
-      throw new OperationError(401, `${url} refused the credentials: ${message}${options.authorization ? '' : ' (no authorization was given and the peer does not know this node)'}`);
+      throw new OperationError(400, `${url} refused the credentials: ${message}${options.authorization ? '' : ' (no authorization was given and the peer does not know this node)'}`);
     }
     const timedOut = (error as { code?: unknown }).code === 'ETIMEDOUT';
     throw new OperationError(timedOut ? 504 : 502, `Error returned from ${url}: ${message}`);

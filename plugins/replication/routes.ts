@@ -132,13 +132,14 @@ export function parseRoutes(value: unknown, local: LocalEndpoint | undefined, ke
   });
 }
 
-/** Identity of a route entry for duplicate detection: the same string, or the same host and port. */
-export function routeKey(entry: unknown): string {
-  if (typeof entry === 'string') return entry.trim();
-  if (typeof entry === 'object' && entry !== null) {
-    const o = entry as Record<string, unknown>;
-    if (typeof o.url === 'string') return o.url.trim();
-    return `${String(o.hostname ?? o.host)}:${o.port === undefined || o.port === null ? '' : String(o.port)}`;
-  }
-  return JSON.stringify(entry);
+/**
+ * Identity of a route entry for duplicate detection: the peer's host and
+ * port as this node would reach it, so "h", "h:9933", "ws://h:9933" and
+ * {host: "h"} are one route when this node replicates on 9933. An entry that
+ * does not parse is compared as written.
+ */
+export function routeKey(entry: unknown, local: LocalEndpoint | undefined): string {
+  const route = parseRoute(entry, local);
+  if (typeof route === 'string') return JSON.stringify(entry);
+  return `${route.name}\0${new URL(route.url).port}`;
 }

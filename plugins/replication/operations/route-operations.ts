@@ -35,11 +35,12 @@ export function routeOperations(
     input: (body) => ({ routes: requestRoutes(body, local) }),
     handler: async ({ routes }) => {
       const existing = current();
-      const keys = new Set(existing.map(routeKey));
+      const keyOf = (route: unknown): string => routeKey(route, local);
+      const keys = new Set(existing.map(keyOf));
       const set: unknown[] = [];
       const skipped: unknown[] = [];
       for (const route of routes) {
-        const k = routeKey(route);
+        const k = keyOf(route);
         if (keys.has(k)) skipped.push(route);
         else {
           keys.add(k);
@@ -63,11 +64,12 @@ export function routeOperations(
     permission: 'super_user',
     input: (body) => ({ routes: requestRoutes(body, local) }),
     handler: async ({ routes }) => {
-      const remove = new Set(routes.map(routeKey));
+      const keyOf = (route: unknown): string => routeKey(route, local);
+      const remove = new Set(routes.map(keyOf));
       const deleted: unknown[] = [];
       // As Harper (replication mode): `skipped` lists the existing routes that were kept.
       const skipped: unknown[] = [];
-      for (const route of current()) (remove.has(routeKey(route)) ? deleted : skipped).push(route);
+      for (const route of current()) (remove.has(keyOf(route)) ? deleted : skipped).push(route);
       if (deleted.length > 0) {
         await configStore.set(KEY, skipped);
         routesChanged([]);

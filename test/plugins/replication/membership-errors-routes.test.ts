@@ -56,12 +56,12 @@ describe('cluster membership errors and routes', () => {
     assert.deepEqual(await nodeNames(a), []);
   });
 
-  it('wrong credentials (or none from an unknown node) → 401 naming the peer; no row stored on either node', async () => {
+  it('wrong credentials (or none from an unknown node) → 400 naming the peer (never 401: that would mean the caller’s own login failed); no row stored on either node', async () => {
     const wrong = await op(a.url, { operation: 'add_node', hostname: B, authorization: { username: 'admin', password: 'wrong' } });
-    assert.equal(wrong.status, 401);
+    assert.equal(wrong.status, 400);
     assert.match(wrong.body.error, new RegExp(`^ws://${B.replace(/\./g, '\\.')}:9933 refused the credentials: Unauthorized`));
     const none = await op(a.url, { operation: 'add_node', hostname: B });
-    assert.equal(none.status, 401);
+    assert.equal(none.status, 400);
     assert.deepEqual(await nodeNames(a), []);
     assert.deepEqual(await nodeNames(b), []);
   });
@@ -105,8 +105,8 @@ describe('cluster membership errors and routes', () => {
     assert.deepEqual(await ok(a, { operation: 'cluster_set_routes', server: 'hub', routes: [route] }), {
       message: 'cluster routes successfully set', set: [route], skipped: [],
     });
-    assert.deepEqual(await ok(a, { operation: 'cluster_set_routes', routes: [route, '127.0.11.4:9933'] }), {
-      message: 'cluster routes successfully set', set: ['127.0.11.4:9933'], skipped: [route],
+    assert.deepEqual(await ok(a, { operation: 'cluster_set_routes', routes: [route, '127.0.11.4:9933', 'ws://127.0.11.3:9933'] }), {
+      message: 'cluster routes successfully set', set: ['127.0.11.4:9933'], skipped: [route, 'ws://127.0.11.3:9933'],
     });
     assert.deepEqual(await op(a.url, { operation: 'cluster_set_routes' }), { status: 400, body: { error: `'routes' is required` } });
     await a.restart();
@@ -114,7 +114,8 @@ describe('cluster membership errors and routes', () => {
     assert.deepEqual(await ok(a, { operation: 'cluster_delete_routes', routes: [route] }), {
       message: 'cluster routes successfully deleted', deleted: [route], skipped: ['127.0.11.4:9933'],
     });
-    await ok(a, { operation: 'cluster_delete_routes', routes: ['127.0.11.4:9933'] });
+    // Another form of the same host and port deletes it.
+    assert.deepEqual((await ok(a, { operation: 'cluster_delete_routes', routes: [{ hostname: '127.0.11.4' }] })).deleted, ['127.0.11.4:9933']);
     assert.deepEqual(await ok(a, { operation: 'cluster_get_routes' }), []);
   });
 

@@ -42,9 +42,14 @@ describe('routes', () => {
     assert.deepEqual(parseFlow(undefined), { sends: true, receives: true });
   });
 
-  it('duplicates are the same string or the same host and port', () => {
-    assert.equal(routeKey({ host: 'a', port: 1 }), routeKey({ hostname: 'a', port: 1 }));
-    assert.notEqual(routeKey({ host: 'a', port: 1 }), routeKey({ host: 'a', port: 2 }));
+  it('duplicates are the same host and port, whatever the form', () => {
+    const key = (entry: unknown): string => routeKey(entry, WS);
+    assert.equal(key({ host: 'a', port: 1 }), key({ hostname: 'a', port: 1 }));
+    assert.notEqual(key({ host: 'a', port: 1 }), key({ host: 'a', port: 2 }));
+    const forms = ['a', 'a:9933', 'ws://a:9933', 'ws://a:9933/', { host: 'a' }, { hostname: 'a', port: 9933 }, { url: 'ws://a:9933' }];
+    assert.deepEqual(new Set(forms.map(key)).size, 1);
+    assert.notEqual(key('b'), key('a'));
+    assert.equal(key(42), '42');
   });
 });
 

@@ -46,10 +46,10 @@ describe('secure replication (wss:// + mTLS)', () => {
 
   it('add_node with wrong or non-super_user credentials fails naming the peer, and stores nothing on either side', async () => {
     const wrong = await op(a.url, { operation: 'add_node', hostname: B, verify_tls: false, authorization: { username: 'admin', password: 'wrong' } }, ADMIN);
-    assert.equal(wrong.status, 401, JSON.stringify(wrong.body));
+    assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
     assert.match(wrong.body.error, /wss:\/\/127\.0\.20\.2:9933.*refused the credentials/);
     const reader = await op(a.url, { operation: 'add_node', hostname: B, verify_tls: false, authorization: { username: 'reader', password: 'Reader-pass-1' } }, ADMIN);
-    assert.equal(reader.status, 401, JSON.stringify(reader.body));
+    assert.equal(reader.status, 400, JSON.stringify(reader.body));
     // verify_tls defaults to true: B's certificate comes from a CA A does not know yet.
     const unverified = await op(a.url, { operation: 'add_node', hostname: B, authorization: admin }, ADMIN);
     assert.equal(unverified.status, 502, JSON.stringify(unverified.body));
