@@ -12,6 +12,8 @@ const MAX_KEY_BYTES = 1900;
 
 interface Encoder {
   encode(value: unknown): Uint8Array;
+  /** msgpack record structures shared through the sub-database (set when it has them). */
+  structures?: unknown[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -59,7 +61,19 @@ export class WriteSet {
 
   /** Buffers a put, encoding `value` with the sub-database's own encoder (throws here, not in flush). */
   put(db: AnyDatabase, key: Key, value: unknown): void {
-    this.putEncoded(db, key, asBinary((db as unknown as { encoder: Encoder }).encoder.encode(value)));
+    const { encoder } = db as unknown as { encoder: Encoder };
+    let bytes: Uint8Array;
+    try {
+      bytes = encoder.encode(value);
+    } catch (error) {
+      // A structure msgpack added before it failed was never saved: later records
+      // must not use it (they would not decode after a restart), so reload from disk.
+      if (encoder.structures) encoder.structures = [];
+      // msgpack recurses: a value nested thousands deep overflows the stack.
+      if (error instanceof RangeError) throw new OperationError(400, `A record is nested too deeply to be stored`);
+      throw error;
+    }
+    this.putEncoded(db, key, asBinary(bytes));
   }
 
   /** Buffers a put of an already encoded value. */

@@ -100,8 +100,9 @@ export const recordsParam = (body: Body): DataRecord[] => {
       throw invalid(`'records[${i}]' must be of type object`);
     }
     for (const name of Object.keys(record)) {
-      // Harper's insert validator: these names cannot be stored or indexed.
-      if (name === '' || name === 'undefined' || name === 'null') throw invalid(`Invalid attribute name: '${name}'`);
+      // Harper's insert validator: these names cannot be stored or indexed (nor can
+      // `__proto__`: copying the record would set its prototype instead of the attribute).
+      if (name === '' || name === 'undefined' || name === 'null' || name === '__proto__') throw invalid(`Invalid attribute name: '${name}'`);
     }
   });
   return records as DataRecord[];

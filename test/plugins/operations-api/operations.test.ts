@@ -188,6 +188,9 @@ describe('insert, update, upsert, delete', () => {
     await assert.rejects(h.call('insert', { database: 'nodb', table: 'nope', records: [{ id: 1 }] }), err(400, "database 'nodb' does not exist"));
     await assert.rejects(h.call('insert', { database: 'dev', table: 'dog', records: [{ id: { a: 1 } }] }), err(400, "'records[0].id' must be a string or a number"));
     await assert.rejects(h.call('insert', { database: 'dev', table: 'dog', records: [{ id: 9, '': 1 }] }), err(400, "Invalid attribute name: ''"));
+    // As JSON.parse gives it: an own `__proto__` key (an object literal would set the prototype).
+    const proto = JSON.parse('{"id": 9, "__proto__": {"x": 1}}') as Record<string, unknown>;
+    await assert.rejects(h.call('insert', { database: 'dev', table: 'dog', records: [proto] }), err(400, "Invalid attribute name: '__proto__'"));
     await assert.rejects(h.call('insert', { database: 7.5, table: 'dog', records: [] }), err(400, "database '7.5' does not exist"));
     await assert.rejects(h.call('insert', { database: ['dev'], table: 'dog', records: [] }), err(400, "'database' must be a string"));
   });

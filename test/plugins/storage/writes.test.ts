@@ -249,3 +249,21 @@ test('200 concurrent write() calls are all durable, logged once each, versions m
     await t.close();
   }
 });
+
+test('a record nested too deeply is a 400, and the records after it still read back after a restart', async () => {
+  const t = await openTempEngine();
+  try {
+    await t.engine.createDatabase('dev');
+    await t.engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    let deep: unknown = [];
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    await rejectsWith(() => t.engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 1, deep } }]), 400, /nested too deeply/);
+    // Same attribute names as the failed record: msgpack would reuse the structure it added before failing.
+    await t.engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 2, deep: 7 } }]);
+    const engine = await t.reopen();
+    assert.deepEqual(engine.get('dev', 'dog', [2]).map((r) => r?.deep), [7]);
+    assert.deepEqual(engine.get('dev', 'dog', [1]), [undefined]);
+  } finally {
+    await t.close();
+  }
+});
