@@ -5,7 +5,9 @@
  * the channel's back-pressure bounds memory. The log position `snapshotSeq`
  * is taken before the first read; the log is then streamed from it, so
  * writes that happen during the copy arrive either in a later page or from
- * the log (or both: record merges are idempotent).
+ * the log (or both: record merges are idempotent). That needs the log to
+ * still reach `snapshotSeq`: once retention trims past it the copy stops
+ * early, and the caller starts a fresh one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PrimaryKey, StorageEngine, StoredEntry } from '../../storage/tokens.js';
@@ -30,10 +32,13 @@ export interface CopyContext {
   readonly batchDelay: number;
   send(frame: Frame): Promise<void>;
   isClosed(): boolean;
+  /** false once retention trimmed a log entry after `seq`. */
+  logReaches(seq: number): boolean;
   progress(percent: number): void;
 }
 
-export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<void> {
+/** true when the copy completed; false when the session closed or the log stopped reaching the snapshot. */
+export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<boolean> {
   const { storage, database, filter } = ctx;
   const tables = storage
     .listTables(database)
@@ -48,7 +53,7 @@ export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<
     await ctx.schemas.ensure(table);
     let after: PrimaryKey | undefined = plan.resume?.table === table ? plan.resume.afterKey : undefined;
     for (;;) {
-      if (ctx.isClosed()) return;
+      if (ctx.isClosed() || !ctx.logReaches(plan.snapshotSeq)) return false;
       if (!storage.getTable(database, table)) break;
       const page = storage.scanEntries(database, table, { ...(after !== undefined ? { after } : {}), limit: ctx.batchSize });
       if (page.length === 0) break;
@@ -61,9 +66,10 @@ export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<
       if (ctx.batchDelay > 0) await sleep(ctx.batchDelay);
     }
   }
-  if (ctx.isClosed()) return;
+  if (ctx.isClosed() || !ctx.logReaches(plan.snapshotSeq)) return false;
   await ctx.send(copyDoneFrame(plan.snapshotSeq));
   ctx.progress(100);
+  return true;
 }
 
 function wireEntries(filter: PeerFilter, table: string, page: readonly StoredEntry[], startTime: number | undefined): WireEntry[] {

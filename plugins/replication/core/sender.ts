@@ -21,6 +21,7 @@ import {
   txnFrame,
   expectArray,
   expectString,
+  type CopyCursor,
   type Subscription,
 } from './frames.js';
 import { runInitialCopy, type CopyPlan } from './initial-copy.js';
@@ -176,24 +177,50 @@ class SenderSession implements Session {
   }
 
   /** Decides between resuming the log and an initial copy (the log no longer reaches the cursor). */
-  private plan(sub: Subscription): { copy?: CopyPlan; from: number } {
-    const { storage, database } = this.deps;
-    const trimmed = storage.getMeta<number>(database, LOG_TRIMMED_META_KEY) ?? 0;
-    const last = storage.lastSeq(database);
-    const servable = (seq: number) => seq >= trimmed && seq <= last;
-    const startTime = sub.startTime !== undefined ? { startTime: sub.startTime } : {};
-    if (sub.copy && servable(sub.copy.snapshotSeq)) {
-      return { copy: { snapshotSeq: sub.copy.snapshotSeq, resume: sub.copy, ...startTime }, from: sub.copy.snapshotSeq };
-    }
+  private plan(sub: Subscription): { copy: CopyPlan } | { from: number } {
+    const last = this.deps.storage.lastSeq(this.deps.database);
+    const servable = (seq: number) => this.logReaches(seq) && seq <= last;
+    if (sub.copy && servable(sub.copy.snapshotSeq)) return { copy: this.copyPlan(sub, sub.copy) };
     if (sub.after !== null && servable(sub.after)) return { from: sub.after };
-    return { copy: { snapshotSeq: last, ...startTime }, from: last };
+    return { copy: this.copyPlan(sub) };
   }
 
+  /** Resumes an interrupted copy at its own snapshot, or (no `resume`) starts a fresh one at the current head. */
+  private copyPlan(sub: Subscription, resume?: CopyCursor): CopyPlan {
+    return {
+      snapshotSeq: resume?.snapshotSeq ?? this.deps.storage.lastSeq(this.deps.database),
+      ...(resume ? { resume } : {}),
+      ...(sub.startTime !== undefined ? { startTime: sub.startTime } : {}),
+    };
+  }
+
+  /** false once retention trimmed an entry after `seq`: streaming from there would skip it. */
+  private logReaches(seq: number): boolean {
+    const { storage, database } = this.deps;
+    return seq >= (storage.getMeta<number>(database, LOG_TRIMMED_META_KEY) ?? 0);
+  }
+
+  private logTrimmed(at: number): void {
+    this.deps.logger.warn('log trimmed past a live cursor: fresh initial copy', { peer: this.deps.peerNode, database: this.deps.database, at });
+  }
+
+  /**
+   * Copy, then stream. Whenever the log stops reaching the position to stream
+   * from — trimmed under a slow stream, or past the snapshot of a long copy —
+   * the peer gets a fresh (merging) copy, the same fallback as a cursor that
+   * was already too old at SUBSCRIBE.
+   */
   private async run(sub: Subscription): Promise<void> {
-    const { copy, from } = this.plan(sub);
-    if (copy) {
+    let next = this.plan(sub);
+    while (!this.closeInfo) {
+      if ('from' in next) {
+        await this.stream(next.from);
+        next = { copy: this.copyPlan(sub) };
+        continue;
+      }
+      const { copy } = next;
       this.deps.logger.info('initial copy', { peer: this.deps.peerNode, database: this.deps.database, resume: copy.resume ?? null });
-      await runInitialCopy(
+      const complete = await runInitialCopy(
         {
           storage: this.deps.storage,
           database: this.deps.database,
@@ -203,16 +230,18 @@ class SenderSession implements Session {
           batchDelay: this.deps.options.copyBatchDelay,
           send: (f) => this.send(f),
           isClosed: () => this.closeInfo !== undefined,
+          logReaches: (seq) => this.logReaches(seq),
           progress: (p) => (this.copyProgress = p),
         },
         copy,
       );
       this.copyProgress = undefined;
+      if (!complete && !this.closeInfo) this.logTrimmed(copy.snapshotSeq);
+      next = complete ? { from: copy.snapshotSeq } : { copy: this.copyPlan(sub) };
     }
-    await this.stream(from);
   }
 
-  /** Streams log entries after `from` until the session closes. */
+  /** Streams log entries after `from` until the session closes or the log no longer reaches the position. */
   private async stream(from: number): Promise<void> {
     const { storage, database } = this.deps;
     let pos = from;
@@ -223,6 +252,8 @@ class SenderSession implements Session {
       if (this.catchUp) await this.resendIncluded(pos);
       this.dirty = false;
       const page = storage.readLog(database, { after: pos, limit: LOG_PAGE });
+      // Checked after the read: a trim that lands before it shows here, so the page cannot hide a gap.
+      if (!this.logReaches(pos)) return this.logTrimmed(pos);
       for (const entry of page) {
         if (this.closeInfo) return;
         if (await this.sendEntry(entry, entry.seq)) announced = entry.seq;
