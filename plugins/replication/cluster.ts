@@ -98,17 +98,41 @@ export class Cluster {
       }
       await deps.ca!.installSignedCertificate(certificate, signingCA);
     }
-    await deps.nodes.upsert(this.selfRow(), { ...this.peerRow(responder, url, input), ...this.caFields(answer?.usingCA as string | undefined) });
+    await deps.nodes.upsert(
+      this.selfRow(),
+      { ...this.peerRow(responder, url, input), ...this.caFields(answer?.usingCA as string | undefined) },
+      ...this.rowsForRejoin(responder, answer),
+    );
+    await deps.nodes.recordStartTime(responder, input.startTime);
+    await deps.nodes.rejoined();
     if (input.retainAuthorization && input.authorization) await deps.credentials.set(responder, input.authorization);
     deps.manager.unblockAll();
     deps.manager.refresh();
     return `Successfully added '${url}' to cluster`;
   }
 
+  /**
+   * A node that left the cluster dropped the members' rows locally, and its
+   * tombstones are newer than those rows, so replication alone would never
+   * bring them back: the rows are written again with a new version. When the
+   * peer is the one rejoining (it says so), this node re-stamps its rows; when
+   * this node is, it writes the rows the peer sent.
+   */
+  private rowsForRejoin(responder: string, answer: Record<string, unknown> | null): NodeRow[] {
+    const { localNode, nodes } = this.deps;
+    const others = (rows: readonly NodeRow[]): NodeRow[] => rows.filter((row) => row.name !== localNode && row.name !== responder);
+    if (answer?.rejoined === true) return others(nodes.all());
+    if (!nodes.hasLeft() || !Array.isArray(answer?.members)) return [];
+    return others((answer.members as unknown[]).filter((row): row is NodeRow => isNodeRow(row)));
+  }
+
   private peerRow(name: string, url: string, input: NodeInput, existing?: NodeRow): NodeRow {
     const row: Record<string, unknown> = { name, url, replicates: input.replicates ?? existing?.replicates ?? true };
     if (input.subscriptions !== undefined) row.subscriptions = mergeSubscriptions(existing?.subscriptions, input.subscriptions);
     if (input.shard !== undefined) row.shard = input.shard;
+    // Kept in the row for Harper's shape only: no node reads it back from there. The node that ran
+    // add_node records it in its own local state (NodeStore.recordStartTime), so it limits that node's
+    // copies and never those of the members the row replicates to.
     if (input.startTime !== undefined) row.start_time = input.startTime;
     if (input.revokedCertificates !== undefined) {
       const previous = Array.isArray(existing?.revoked_certificates) ? (existing.revoked_certificates as string[]) : [];
@@ -126,6 +150,7 @@ export class Cluster {
       await this.addNode(input);
     } else {
       await this.deps.nodes.upsert(this.peerRow(name, input.url ?? (existing.url as string | undefined) ?? url, input, existing));
+      if (input.startTime !== undefined) await this.deps.nodes.recordStartTime(name, input.startTime);
       if (input.retainAuthorization && input.authorization) await this.deps.credentials.set(name, input.authorization);
       this.deps.manager.refresh();
     }
@@ -170,19 +195,26 @@ export class Cluster {
           // The caller will present the certificate just signed; else its own CA's.
           ...this.caFields(signed?.signingCA ?? op.ca),
         });
+        const rejoined = deps.nodes.hasLeft();
+        await deps.nodes.rejoined();
         deps.manager.unblockAll();
         deps.manager.refresh();
         const usingCA = deps.ca?.replicationIdentity().issuerCa;
-        return { nodeName: deps.localNode, ...(signed ?? {}), ...(usingCA ? { usingCA } : {}) };
+        // `members` lets a caller that left the cluster restore the rows it dropped (see rowsForRejoin).
+        return { nodeName: deps.localNode, ...(signed ?? {}), ...(usingCA ? { usingCA } : {}), rejoined, members: deps.nodes.all() };
       }
       case 'remove_node_back':
-        deps.manager.block(caller);
+        // Removed from the cluster, not just from the caller: gossip deletes this node's row on every member.
+        deps.manager.leaveCluster(Date.now());
         return { nodeName: deps.localNode };
       default:
         throw new OperationError(400, `Unknown node operation ${JSON.stringify(op.operation)}`);
     }
   }
 }
+
+const isNodeRow = (value: unknown): value is NodeRow =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as NodeRow).name === 'string' && (value as NodeRow).name !== '';
 
 /** update_node: subscriptions are upserted by (database|schema, table). */
 function mergeSubscriptions(existing: unknown, incoming: readonly Record<string, unknown>[] | null): Record<string, unknown>[] | null {

@@ -6,21 +6,19 @@
  */
 import type { ConfigStore, Logger } from '../../kernel/index.js';
 import type { StorageEngine } from '../storage/tokens.js';
-import type { RecordRouter, SocketStatus } from './tokens.js';
+import type { RecordRouter, RoutingContext, SendDecision, SocketStatus } from './tokens.js';
 import type { ReplicationConfig } from './config.js';
 import type { RequestHandlers } from './core/requests.js';
 import { startReceiver, startSender, type ReceiverSession, type ReplicationOptions, type Session } from './core/session.js';
 import { Dialer, type DialTarget } from './dialer.js';
-import type { NodeStore } from './node-store.js';
+import { NODES_TABLE, SYSTEM, type NodeRow, type NodeStore } from './node-store.js';
 import type { PeerTrust } from './peer-trust.js';
 import type { RetainedCredentials } from './retained-credentials.js';
 import { parseFlow, parseRoutes, urlHost, type Route } from './routes.js';
 import type { WsChannel } from './ws-channel.js';
 
 /** A route, or an hdb_nodes row read as one (a row's revoked_certificates stay in the row: see peer-trust.ts). */
-export interface Peer extends Route {
-  readonly startTime?: number;
-}
+export type Peer = Route;
 
 /** Why a peer was last refused (or refused us), for cluster_status. */
 export interface Refusal {
@@ -58,10 +56,12 @@ export class ConnectionManager {
   private readonly dialers = new Map<string, Dialer>();
   private readonly receivers = new Map<string, Live & { session: ReceiverSession }>();
   private readonly senders = new Map<string, Live>();
-  /** Peers this node was removed from (remove_node_back); cleared by add_node_back. */
+  /** Peers of the cluster this node was removed from; cleared when added again. After a restart the dropped rows keep it apart. */
   private readonly blocked = new Set<string>();
   /** Epoch ms of the last add_node / add_node_back / route that re-admitted peers. */
   private readmittedAt = 0;
+  /** This node's own row as last seen, to keep it when a peer's remove_node deletes it here. */
+  private selfRow?: NodeRow;
   private readonly refusals = new Map<string, Refusal>();
   private pingTimer?: NodeJS.Timeout;
   private running = false;
@@ -127,19 +127,32 @@ export class ConnectionManager {
     return this.blocked.has(peer);
   }
 
-  /** remove_node_back: stop replicating with `peer` both ways until it adds this node again. */
-  block(peer: string): void {
-    this.blocked.add(peer);
-    this.refresh();
-  }
-
-  /** This node's own row was deleted elsewhere at `removedAt`: it left the cluster; stop replicating with everyone. */
+  /**
+   * This node was removed from the cluster (its row deleted elsewhere at
+   * `removedAt`, or remove_node_back): stop replicating with everyone, then
+   * drop the other members' rows locally so a restart does not dial them
+   * again. Its own row stays, so it can be added again later.
+   */
   leaveCluster(removedAt: number): void {
     // A deletion that replicates in late must not undo a later re-admission.
     if (removedAt < this.readmittedAt) return;
     for (const peer of this.peerMap.keys()) this.blocked.add(peer);
     this.refresh();
+    const { nodes, localNode, logger } = this.deps;
+    nodes.leave(localNode, this.selfRow).then(
+      () => this.refresh(),
+      (error: unknown) => logger.error('could not drop the membership rows of the cluster this node left', { error: String(error) }),
+    );
   }
+
+  /**
+   * The rows this node dropped when it left are deleted here only: the
+   * members it left keep each other (see NodeStore.leave).
+   */
+  private readonly leaveRouter = (ctx: RoutingContext): SendDecision =>
+    ctx.database === SYSTEM && ctx.table === NODES_TABLE && ctx.origin === this.deps.localNode && this.deps.nodes.isLeaveTransaction(ctx.version)
+      ? 'skip'
+      : 'full';
 
   /** Added again (add_node / add_node_back): replicate with every known peer again. */
   unblockAll(): void {
@@ -160,6 +173,7 @@ export class ConnectionManager {
    */
   refresh(): void {
     if (!this.running) return;
+    this.selfRow = this.deps.nodes.get(this.deps.localNode) ?? this.selfRow;
     this.peerMap = this.readPeers();
     const desired = new Map<string, DialTarget>();
     for (const peer of this.peerMap.values()) {
@@ -227,7 +241,6 @@ export class ConnectionManager {
         flow: route?.flow ?? (typeof flow === 'string' ? { sends: true, receives: true } : flow),
         excludeTables: route?.excludeTables ?? [],
         revokedCertificates: route?.revokedCertificates ?? [],
-        startTime: typeof row.start_time === 'number' ? row.start_time : undefined,
       });
     }
     return peers;
@@ -271,10 +284,14 @@ export class ConnectionManager {
       requestHandlers: this.deps.requestHandlers,
       excludedOrigins: () => this.excludedOrigins(target.database, target.peer),
       excludeTables: peer?.excludeTables,
-      startTime: peer?.startTime,
+      // add_node start_time is this node's own setting (never read from the shared row) and limits user
+      // data only: the system database (hdb_nodes, users) is always copied whole, or gossip cannot build the mesh.
+      startTime: target.database === SYSTEM ? undefined : this.deps.nodes.startTimeFor(target.peer),
       onPeerDatabases: (names) => void this.peerDatabases(names),
     });
     this.receivers.set(k, { session, channel, serial });
+    // Measured at once: cluster_status shows a latency from the start, not after the first ping interval.
+    channel.ping();
     this.refusals.delete(target.peer);
     this.topologyChanged(target.database, target.peer);
     this.deps.logger.info('replication receiver connected', { peer: target.peer, database: target.database });
@@ -339,11 +356,12 @@ export class ConnectionManager {
       logger: this.deps.logger.child({ peer, database, role: 'sender' }),
       options: this.options,
       requestHandlers: this.deps.requestHandlers,
-      routers: () => this.deps.routers(),
+      routers: () => [this.leaveRouter, ...this.deps.routers()],
       excludeTables: this.peerMap.get(peer)?.excludeTables,
       databases: () => this.replicatedDatabases(),
     });
     this.senders.set(k, { session, channel, serial });
+    channel.ping();
     this.refusals.delete(peer);
     void session.done.then(() => {
       if (this.senders.get(k)?.session === session) this.senders.delete(k);
@@ -393,7 +411,8 @@ export class ConnectionManager {
       database: (r ?? s)!.database,
       connected,
       ...(latency !== undefined ? { latency } : {}),
-      nodes: r?.nodes ?? s?.nodes ?? [],
+      // The origins received through this socket (what it replicates for); the sender's are this node's own.
+      nodes: r?.nodes ?? [],
       ...(s?.lastCommitConfirmed !== undefined ? { lastCommitConfirmed: s.lastCommitConfirmed } : {}),
       ...(s?.lastSendTime !== undefined ? { lastSendTime: s.lastSendTime } : {}),
       ...(s?.sendingMessage !== undefined ? { sendingMessage: s.sendingMessage } : {}),

@@ -124,7 +124,8 @@ class Receiver implements ReceiverSession {
       ...optional('lastCommitConfirmed', this.lastCommitted),
       ...optional('lastReceivedRemoteTime', this.lastReceivedVersion === undefined ? undefined : Math.floor(this.lastReceivedVersion)),
       ...optional('lastReceivedLocalTime', this.lastReceivedLocalTime),
-      ...optional('lastReceivedVersion', this.lastReceivedVersion),
+      // As Harper: 0 until something arrives.
+      lastReceivedVersion: this.lastReceivedVersion ?? 0,
       lastReceivedStatus: receiving ? 'Receiving' : 'Waiting',
       ...optional('copyProgressPercent', this.copyProgress),
       receivedTransactions: this.receivedTransactions,

@@ -13,14 +13,15 @@ const HIDDEN = new Set(['ca', 'node_name', '__createdtime__', '__updatedtime__']
 const date = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toUTCString() : undefined);
 
 /** One database_sockets entry, keys in Harper's order. */
-export function renderSocket(database: string, peer: string, status: SocketStatus | undefined): Record<string, unknown> {
+export function renderSocket(database: string, peer: string, status: SocketStatus | undefined, localNode: string): Record<string, unknown> {
   const s: Partial<SocketStatus> = status ?? {};
   const out: Record<string, unknown> = {
     database,
     connected: s.connected ?? false,
     latency: s.latency,
     threadId: 1,
-    nodes: s.nodes && s.nodes.length > 0 ? s.nodes : [peer],
+    // As Harper: the peer, then any other origin relayed through it (a copy also brings this node's own rows).
+    nodes: [peer, ...(s.nodes ?? []).filter((node) => node !== peer && node !== localNode)],
     lastCommitConfirmed: date(s.lastCommitConfirmed),
     lastReceivedRemoteTime: date(s.lastReceivedRemoteTime),
     lastReceivedLocalTime: date(s.lastReceivedLocalTime),
@@ -45,7 +46,8 @@ export function clusterStatusOperation(
       const { localNode, manager, nodes } = state();
       const rows = nodes.all();
       const self = rows.find((row) => row.name === localNode);
-      const databases = manager.replicatedDatabases();
+      // As Harper lists them: system first.
+      const databases = [...manager.replicatedDatabases()].sort((a, b) => (a === 'system' ? -1 : b === 'system' ? 1 : a < b ? -1 : a > b ? 1 : 0));
       const connections: Record<string, unknown>[] = [];
       const listed = new Set<string>();
       const entry = (base: Record<string, unknown>, name: string): void => {
@@ -55,7 +57,7 @@ export function clusterStatusOperation(
         const refusal = manager.refusal(name);
         connections.push({
           ...base,
-          database_sockets: dbs.map((db) => renderSocket(db, name, manager.status(name, db))),
+          database_sockets: dbs.map((db) => renderSocket(db, name, manager.status(name, db), localNode)),
           // Plexus addition: why the last connection with this peer was refused (e.g. a revoked certificate).
           ...(refusal ? { refused: { reason: refusal.reason, time: date(refusal.at) } } : {}),
         });

@@ -57,6 +57,20 @@ describe('two-node replication', () => {
     }
   });
 
+  it('cluster_status: system first, the peer in nodes, a latency right after connecting (not one ping interval later)', async () => {
+    const sockets = await waitFor(async () => {
+      const listed = (await ok(a, { operation: 'cluster_status' })).connections[0]?.database_sockets as any[] | undefined;
+      const ready = listed?.length === 2 && listed.every((x) => x.connected && typeof x.latency === 'number' && x.lastReceivedStatus);
+      return ready ? listed : undefined;
+    }, { timeoutMs: 10_000, message: 'both sockets connected both ways, with a latency' });
+    assert.deepEqual(sockets.map((x) => x.database), ['system', 'dev']);
+    for (const socket of sockets) {
+      assert.deepEqual(socket.nodes, [B]);
+      // As Harper: a number once receiving, 0 before anything arrived.
+      assert.equal(typeof socket.lastReceivedVersion, 'number', JSON.stringify(socket));
+    }
+  });
+
   it('insert, update, upsert and delete replicate both ways', async () => {
     await ok(a, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 100, dog_name: 'Replicated', age: 1 }] });
     await ok(b, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 200, dog_name: 'FromB', age: 2 }] });

@@ -1,0 +1,161 @@
+/**
+ * Membership on real nodes (127.0.64.1-4 and 127.0.64.11-13).
+ *
+ * add_node start_time: a node joining a three-node mesh with start_time gets
+ * the whole system database (so gossip builds the full mesh) and only the
+ * user data written since start_time; the members still copy all of its data.
+ *
+ * remove_node seen from the removed node: it stops replicating both ways,
+ * keeps only its own hdb_nodes row while the others keep theirs, stays apart
+ * after a restart, and add_node (run by a member, or by the removed node
+ * itself) brings back the full mesh with the writes made meanwhile.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
+import { createTable, hdbNodes, ids, ok, startClusterNode, tableContents, waitForSameContents } from './helpers.js';
+
+/** Time for a stray session to show itself before asserting that nothing crossed. */
+const QUIET_MS = 1500;
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+
+/** Peer names with every database socket connected, per cluster_status. */
+async function connectedPeers(node: NodeHandle): Promise<string[]> {
+  const status = await ok(node, { operation: 'cluster_status' });
+  return status.connections
+    .filter((c: any) => c.database_sockets.length > 0 && c.database_sockets.every((s: any) => s.connected))
+    .map((c: any) => c.name)
+    .sort();
+}
+
+const names = async (node: NodeHandle): Promise<string[]> => (await hdbNodes(node)).map((row) => String(row.name)).sort();
+
+/** Waits until each node is connected to exactly the other given nodes. */
+async function waitForMesh(nodes: readonly NodeHandle[]): Promise<void> {
+  for (const node of nodes) {
+    const others = nodes.filter((n) => n !== node).map((n) => n.address).sort().join();
+    await waitFor(async () => (await connectedPeers(node)).join() === others, { timeoutMs: 30_000, message: `${node.address} connected to ${others}` });
+  }
+}
+
+const insert = (node: NodeHandle, id: string): Promise<unknown> =>
+  ok(node, { operation: 'insert', database: 'data', table: 't', records: [{ id, from: node.address }] });
+
+const holds = async (node: NodeHandle, id: string): Promise<boolean> => ids(await tableContents(node, 'data', 't')).includes(id);
+
+describe('add_node start_time joining a mesh', () => {
+  const [A1, A2, A3, A4] = ['127.0.64.1', '127.0.64.2', '127.0.64.3', '127.0.64.4'];
+  let n1: NodeHandle;
+  let n2: NodeHandle;
+  let n3: NodeHandle;
+  let n4: NodeHandle;
+
+  before(async () => {
+    [n1, n2, n3, n4] = await Promise.all([A1, A2, A3, A4].map((address) => startClusterNode(address)));
+    await createTable([n1, n2, n3, n4], 'data', 't');
+    await ok(n1, { operation: 'add_node', hostname: A2, authorization: ADMIN });
+    await ok(n1, { operation: 'add_node', hostname: A3, authorization: ADMIN });
+    await waitForMesh([n1, n2, n3]);
+  });
+
+  after(async () => {
+    await stopAllNodes();
+  });
+
+  it('the new node meshes with every member and copies only user data written since start_time', async () => {
+    await insert(n1, 'old-1');
+    await insert(n4, 'old-4');
+    await waitForSameContents([n1, n2, n3], 'data', 't', (rows) => ids(rows).join() === 'old-1');
+    const startTime = Date.now() + 20;
+    await waitFor(() => Date.now() > startTime + 5, { timeoutMs: 1000, intervalMs: 5, message: 'start_time passed' });
+    await insert(n2, 'new-2');
+    await insert(n4, 'new-4');
+
+    await ok(n4, { operation: 'add_node', hostname: A1, authorization: ADMIN, start_time: startTime });
+    await waitForMesh([n1, n2, n3, n4]);
+    assert.deepEqual(await names(n4), [A1, A2, A3, A4]);
+    // The row keeps Harper's shape; only the adding node reads start_time (from its own state, not the row).
+    assert.equal((await hdbNodes(n4)).find((row) => row.name === A1)?.start_time, startTime);
+
+    // The members copy all of the new node's data: start_time is not theirs.
+    await waitForSameContents([n1, n2, n3], 'data', 't', (rows) => ids(rows).join() === 'new-2,new-4,old-1,old-4');
+    await waitFor(async () => ids(await tableContents(n4, 'data', 't')).join() === 'new-2,new-4,old-4', {
+      timeoutMs: 20_000,
+      message: `${A4} holds new-2 and its own records`,
+    });
+    await settle();
+    assert.ok(!(await holds(n4, 'old-1')), 'a record older than start_time was not copied to the new node');
+
+    // Later writes stream everywhere as usual.
+    await insert(n3, 'later-3');
+    await waitFor(() => holds(n4, 'later-3'), { timeoutMs: 20_000, message: `${A4} streams later-3` });
+  });
+});
+
+describe('remove_node seen from the removed node', () => {
+  const [B1, B2, B3] = ['127.0.64.11', '127.0.64.12', '127.0.64.13'];
+  let p1: NodeHandle;
+  let p2: NodeHandle;
+  let p3: NodeHandle;
+
+  before(async () => {
+    [p1, p2, p3] = await Promise.all([B1, B2, B3].map((address) => startClusterNode(address)));
+    await createTable([p1, p2, p3], 'data', 't');
+    await ok(p1, { operation: 'add_node', hostname: B2, authorization: ADMIN });
+    await ok(p1, { operation: 'add_node', hostname: B3, authorization: ADMIN });
+    await waitForMesh([p1, p2, p3]);
+    await insert(p1, 'before');
+    await waitForSameContents([p1, p2, p3], 'data', 't', (rows) => ids(rows).join() === 'before');
+  });
+
+  after(async () => {
+    await stopAllNodes();
+  });
+
+  /** The removed node is apart: rows on both sides, no sessions, no writes crossing. */
+  async function assertApart(tag: string): Promise<void> {
+    await waitFor(async () => (await names(p3)).join() === B3, { timeoutMs: 15_000, message: `${B3} keeps only its own row` });
+    await waitFor(async () => (await connectedPeers(p3)).length === 0, { timeoutMs: 15_000, message: `${B3} has no sessions` });
+    for (const node of [p1, p2]) {
+      await waitFor(async () => !(await connectedPeers(node)).includes(B3), { timeoutMs: 15_000, message: `${node.address} dropped ${B3}` });
+      assert.deepEqual(await names(node), [B1, B2], `${node.address} keeps the members’ rows and not ${B3}`);
+    }
+    await insert(p1, `${tag}-1`);
+    await insert(p3, `${tag}-3`);
+    await waitFor(() => holds(p2, `${tag}-1`), { timeoutMs: 15_000, message: `${B2} got ${tag}-1` });
+    await settle();
+    assert.ok(!(await holds(p3, `${tag}-1`)), `${B3} did not receive ${tag}-1`);
+    assert.ok(!(await holds(p1, `${tag}-3`)) && !(await holds(p2, `${tag}-3`)), `${tag}-3 stayed on ${B3}`);
+  }
+
+  it('stops replication both ways; the removed node keeps only its own row', async () => {
+    assert.deepEqual(await ok(p1, { operation: 'remove_node', hostname: B3 }), { message: `Successfully removed '${B3}' from cluster` });
+    await assertApart('removed');
+  });
+
+  it('a restart of the removed node does not reconnect it', async () => {
+    await p3.restart();
+    await settle();
+    await assertApart('restarted');
+    assert.deepEqual(await names(p1), [B1, B2]);
+  });
+
+  it('add_node on a member brings it back: full mesh, every write made meanwhile', async () => {
+    await ok(p1, { operation: 'add_node', hostname: B3, authorization: ADMIN });
+    await waitForMesh([p1, p2, p3]);
+    for (const node of [p1, p2, p3]) assert.deepEqual(await names(node), [B1, B2, B3]);
+    await insert(p3, 'back-3');
+    await insert(p2, 'back-2');
+    await waitForSameContents([p1, p2, p3], 'data', 't', (rows) =>
+      ids(rows).join() === 'back-2,back-3,before,removed-1,removed-3,restarted-1,restarted-3');
+  });
+
+  it('removed again, the node can add itself back through any member', async () => {
+    await ok(p2, { operation: 'remove_node', hostname: B3 });
+    await assertApart('again');
+    await ok(p3, { operation: 'add_node', hostname: B2, authorization: ADMIN });
+    await waitForMesh([p1, p2, p3]);
+    for (const node of [p1, p2, p3]) assert.deepEqual(await names(node), [B1, B2, B3]);
+    await waitForSameContents([p1, p2, p3], 'data', 't', (rows) => ids(rows).includes('again-3') && ids(rows).includes('again-1'));
+  });
+});
