@@ -38,7 +38,8 @@ test('two engines replicating both ways converge on insert/update/upsert/delete;
       { type: 'insert', table: 'dog', record: { id: 10, name: 'Kato' } },
       { type: 'insert', table: 'owner', record: { id: 1, name: 'Kyle' } },
     ]);
-    await waitFor('two-table txn on b', () => b!.engine.get(DB, 'owner', [1])[0] !== undefined);
+    // Commit listeners run once the commit is flushed, after it became visible to reads.
+    await waitFor('two-table txn on b', () => applied.length > 0 && b!.engine.get(DB, 'owner', [1])[0] !== undefined);
     assert.equal(txnFrames.count('TXN') - before, 1);
     assert.deepEqual(applied, [2]);
     await converged([a!.engine, b!.engine]);
