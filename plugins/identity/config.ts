@@ -1,7 +1,9 @@
 /**
  * The node's name: `replication.hostname`, else the host of `replication.url`,
  * else the host of `operationsApi.network.port` when it is "ip:port" (so
- * co-hosted nodes on 127.0.0.2 and 127.0.0.3 differ), else os.hostname().
+ * co-hosted nodes on 127.0.0.2 and 127.0.0.3 differ), else os.hostname() —
+ * with "-<port>" when the API is not on the default port, so co-hosted nodes
+ * listening on every interface (distinct ports) differ too.
  */
 import { hostname as osHostname } from 'node:os';
 import { ConfigError, parseListenAddress, type ConfigParser } from '../../kernel/index.js';
@@ -11,6 +13,10 @@ export interface IdentityConfig {
   /** Which setting the name came from, for the start-up log line. */
   readonly source: 'replication.hostname' | 'replication.url' | 'operationsApi.network.port' | 'os.hostname';
 }
+
+/** Bound on every interface: no name of its own. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '*']);
+const DEFAULT_API_PORT = 9925;
 
 const isUnset = (value: unknown): boolean => value === undefined || value === null || value === '';
 
@@ -42,9 +48,8 @@ export const parseIdentityConfig: ConfigParser<IdentityConfig> = (config) => {
   const url = config.get('replication.url');
   if (!isUnset(url)) return { name: hostOfUrl(url), source: 'replication.url' };
   const port = config.get('operationsApi.network.port');
-  if (!isUnset(port)) {
-    const { host } = parseListenAddress('operationsApi.network.port', port);
-    if (host !== undefined) return { name: host, source: 'operationsApi.network.port' };
-  }
-  return { name: osHostname(), source: 'os.hostname' };
+  if (isUnset(port)) return { name: osHostname(), source: 'os.hostname' };
+  const address = parseListenAddress('operationsApi.network.port', port);
+  if (address.host !== undefined && !WILDCARD_HOSTS.has(address.host)) return { name: address.host, source: 'operationsApi.network.port' };
+  return { name: address.port === DEFAULT_API_PORT ? osHostname() : `${osHostname()}-${address.port}`, source: 'os.hostname' };
 };

@@ -34,9 +34,12 @@ describe('identity: node name', () => {
     assert.equal(nameOf({ 'operationsApi.network.port': '127.0.0.3:9925' }), '127.0.0.3');
   });
 
-  test('else os.hostname()', () => {
+  test('else os.hostname(), with the port when it is not the default (co-hosted nodes on every interface differ)', () => {
     assert.equal(nameOf({}), hostname());
     assert.equal(nameOf({ 'operationsApi.network.port': 9925 }), hostname());
+    assert.equal(nameOf({ 'operationsApi.network.port': '0.0.0.0:9925' }), hostname());
+    assert.equal(nameOf({ 'operationsApi.network.port': 9935 }), `${hostname()}-9935`);
+    assert.equal(nameOf({ 'operationsApi.network.port': '[::]:9945' }), `${hostname()}-9945`);
   });
 
   test('malformed values are ConfigErrors naming the key', () => {
