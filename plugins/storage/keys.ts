@@ -30,7 +30,7 @@ export function assertPrimaryKey(id: unknown, table: string): PrimaryKey {
 }
 
 export function assertAttributeName(name: string, table: string): void {
-  if (name.length === 0 || Buffer.byteLength(name) > MAX_ATTRIBUTE_NAME_BYTES) {
+  if (name.length === 0 || Buffer.byteLength(name) > MAX_ATTRIBUTE_NAME_BYTES || name === '__proto__') {
     throw new OperationError(400, `Invalid attribute name '${name}' in table '${table}': must be 1 to ${MAX_ATTRIBUTE_NAME_BYTES} bytes`);
   }
 }

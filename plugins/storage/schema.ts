@@ -8,8 +8,9 @@ export const CREATED_TIME = '__createdtime__';
 export const UPDATED_TIME = '__updatedtime__';
 
 export function assertName(kind: 'database' | 'table', name: unknown): asserts name is string {
-  // Names become file and sub-database names: no separators, no dot-only names.
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name)) {
+  // Names become file and sub-database names: no separators, no dot-only names; and keys
+  // of describe_all's objects, where `__proto__` would set the prototype instead.
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name) || name === '__proto__') {
     throw new OperationError(400, `Invalid ${kind} name '${String(name)}'`);
   }
 }

@@ -187,7 +187,8 @@ export function evaluate(node: SqlNode, record: DataRecord): unknown {
       throw invalid(`Unsupported SQL function '${functionName(node)}'`);
     }
     case 'aggr_func': throw invalid(`Aggregate function '${functionName(node)}' is only allowed in the SELECT list`);
-    default: throw invalid(`Unsupported SQL expression '${node.type}'`);
+    // A subquery comes as {ast} with no type.
+    default: throw invalid(`Unsupported SQL expression '${node.type ?? (node['ast'] ? 'subquery' : JSON.stringify(node))}'`);
   }
 }
 

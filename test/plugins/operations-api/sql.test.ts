@@ -165,6 +165,7 @@ describe('sql', () => {
     );
     await assert.rejects(sql('UPDATE dev.dog SET id = 5 WHERE id = 1'), err(400, "The primary key 'id' cannot be updated"));
     await assert.rejects(sql('SELECT * FROM dev.dog WHERE UPPER(dog_name) = 1'), err(400, "Unsupported SQL function 'UPPER'"));
+    await assert.rejects(sql('SELECT * FROM dev.dog WHERE id IN (SELECT id FROM dev.dog)'), (e: any) => e.status === 400 && /subquery|Unsupported/.test(e.message) && !/undefined/.test(e.message));
     await assert.rejects(sql('SELECT * FROM dev.dog WHERE COUNT(*) > 1'), err(400, "Aggregate function 'COUNT' is only allowed in the SELECT list"));
   });
 

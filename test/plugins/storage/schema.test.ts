@@ -37,6 +37,7 @@ test('databases: create, duplicate, drop deletes the file, missing errors', asyn
     assert.ok(existsSync(join(t.dir, 'dev.mdb')));
     await rejectsWith(() => engine.createDatabase('dev'), 400, "database 'dev' already exists");
     await rejectsWith(() => engine.createDatabase('../evil'), 400, "Invalid database name '../evil'");
+    await rejectsWith(() => engine.createDatabase('__proto__'), 400, "Invalid database name '__proto__'");
     await engine.dropDatabase('dev');
     assert.equal(engine.hasDatabase('dev'), false);
     assert.equal(existsSync(join(t.dir, 'dev.mdb')), false);
