@@ -94,6 +94,15 @@ describe('plexus run', () => {
     assert.ok(!log.includes(ADMIN.password));
   });
 
+  test('stops cleanly on SIGINT (Ctrl-C) too', async () => {
+    const node = await startNode({ address: '127.0.2.7' });
+    process.kill(node.pid, 'SIGINT');
+    await waitFor(() => !isAlive(node.pid), { timeoutMs: 10_000, message: 'the node exits on SIGINT' });
+    // The pid file goes only at the end of a clean stop (a process killed by the signal leaves it).
+    assert.equal(existsSync(join(node.rootPath, 'plexus.pid')), false);
+    assert.ok(!/failed to stop/i.test(node.output()), node.output());
+  });
+
   test('a busy address fails start-up with a non-zero exit naming it', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(9925, '127.0.2.2', resolve));
