@@ -51,6 +51,8 @@ export function localOperation(
   const value: DataRecord = write.type === 'insert' ? { [def.primaryKey]: id } : {};
   for (const attr in write.record) if (attr !== def.primaryKey && write.record[attr] !== undefined) value[attr] = write.record[attr];
   const created = !live;
+  // Managed by storage: a local update (SQL `SET __createdtime__ = …` included) keeps the record's own.
+  if (!created && attributeNames.has(CREATED_TIME)) delete value[CREATED_TIME];
   // Timestamps are set for local writes only, and only where the table has them.
   if (created && attributeNames.has(CREATED_TIME)) value[CREATED_TIME] = version;
   if (attributeNames.has(UPDATED_TIME)) value[UPDATED_TIME] = version;

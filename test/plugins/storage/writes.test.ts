@@ -40,7 +40,8 @@ test('update merges into existing records only; created time kept, updated time 
     await engine.createTable('dev', 'dog', { primaryKey: 'id' });
     const ins = await engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 1, dog_name: 'Penny', weight_lbs: 38 } }]);
     const upd = await engine.write('dev', [
-      { type: 'update', table: 'dog', record: { id: 1, weight_lbs: 40, new_attr: 'x' } },
+      // A given created time is ignored, as on insert: storage keeps the record's own.
+      { type: 'update', table: 'dog', record: { id: 1, weight_lbs: 40, new_attr: 'x', __createdtime__: 5 } },
       { type: 'update', table: 'dog', record: { id: 999, dog_name: 'ghost' } },
     ]);
     assert.deepEqual(upd.applied, [true, false]);
