@@ -1,12 +1,13 @@
 /**
- * A third-party plugin named by path in the node's YAML registers an
- * operation, and a real node serves it over HTTP next to the built-ins.
+ * A third-party plugin named in the node's YAML (by path, or by the name of an
+ * installed package) registers an operation, and a real node serves it over
+ * HTTP next to the built-ins.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { op, startNode } from '../helpers/node-process.js';
@@ -18,7 +19,28 @@ const admin = { username: 'admin', password: 'password' };
 
 describe('third-party plugin from YAML', () => {
   const root = mkdtempSync(join(tmpdir(), 'plexus-3p-'));
-  after(() => rmSync(root, { recursive: true, force: true }));
+  const packageRoot = mkdtempSync(join(tmpdir(), 'plexus-3p-package-'));
+  after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(packageRoot, { recursive: true, force: true });
+  });
+
+  it('is loaded by package name, as installed next to the config file', async () => {
+    // An installed package (node_modules beside plexus-config.yaml) whose main module is the plugin.
+    const pkg = join(packageRoot, 'node_modules', 'plexus-hello');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'plexus-hello', type: 'module', main: 'index.js' }));
+    writeFileSync(join(pkg, 'index.js'), `export { default } from ${JSON.stringify(pathToFileURL(fixture).href)};\n`);
+    writeFileSync(join(packageRoot, 'plexus-config.yaml'), stringify({ plugins: [...defaults.plugins, 'plexus-hello'] }));
+    const node = await startNode({ address: '127.0.1.11', rootPath: packageRoot, adminPassword: admin.password });
+    try {
+      const res = await op(node.url, { operation: 'hello_world', name: 'package' }, admin);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, { message: 'hello, package', caller: 'admin', started: true });
+    } finally {
+      await node.stop();
+    }
+  });
 
   it('is loaded from a path in plexus-config.yaml and its operation is served over HTTP', async () => {
     mkdirSync(root, { recursive: true });
