@@ -34,9 +34,6 @@ interface LocalMembership {
 const LOCAL_META_KEY = ['membership', 'local'];
 const EMPTY: LocalMembership = { startTimes: {}, joinStartTime: null, leaveVersions: [], left: false };
 
-/** Stored timestamps: the storage engine sets them on every local write. */
-const TIMESTAMPS = new Set(['__createdtime__', '__updatedtime__']);
-
 export class NodeStore {
   private cached?: LocalMembership;
   /** Serializes read-modify-write of the local state. */
@@ -59,7 +56,7 @@ export class NodeStore {
 
   /** Merges the attributes into the row (creating it). */
   async upsert(...rows: NodeRow[]): Promise<void> {
-    await this.storage.write(SYSTEM, rows.map((record) => ({ type: 'upsert' as const, table: NODES_TABLE, record: withoutTimestamps(record) })));
+    await this.storage.write(SYSTEM, rows.map((record) => ({ type: 'upsert' as const, table: NODES_TABLE, record })));
   }
 
   async delete(name: string): Promise<boolean> {
@@ -120,7 +117,7 @@ export class NodeStore {
     const writes = this.all()
       .filter((row) => row.name !== self)
       .map((row) => ({ type: 'delete' as const, table: NODES_TABLE, id: row.name }));
-    const restore = selfRow && !this.get(self) ? [{ type: 'upsert' as const, table: NODES_TABLE, record: withoutTimestamps(selfRow) }] : [];
+    const restore = selfRow && !this.get(self) ? [{ type: 'upsert' as const, table: NODES_TABLE, record: selfRow }] : [];
     const result = writes.length + restore.length > 0 ? await this.storage.write(SYSTEM, [...writes, ...restore]) : undefined;
     const version = result?.version;
     await this.update((s) => ({ ...s, left: true, leaveVersions: version === undefined ? s.leaveVersions : [...s.leaveVersions, version] }));
@@ -130,10 +127,4 @@ export class NodeStore {
   async rejoined(): Promise<void> {
     if (this.hasLeft()) await this.update((s) => ({ ...s, left: false }));
   }
-}
-
-function withoutTimestamps(row: NodeRow): NodeRow {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) if (!TIMESTAMPS.has(k)) out[k] = v;
-  return out as NodeRow;
 }

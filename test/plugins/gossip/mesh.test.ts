@@ -8,20 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
-import { createTable, ids, ok, startClusterNode, tableContents, waitForSameContents } from '../replication/helpers.js';
+import { connectedPeers, createTable, ids, ok, startClusterNode, tableContents, waitForSameContents } from '../replication/helpers.js';
 
 const A = '127.0.12.1';
 const B = '127.0.12.2';
 const C = '127.0.12.3';
-
-/** Peer names with every database socket connected, per cluster_status. */
-async function connectedPeers(node: NodeHandle): Promise<string[]> {
-  const status = await ok(node, { operation: 'cluster_status' });
-  return status.connections
-    .filter((c: any) => c.database_sockets.length > 0 && c.database_sockets.every((s: any) => s.connected))
-    .map((c: any) => c.name)
-    .sort();
-}
 
 describe('gossip: full mesh from joins through one member', () => {
   let a: NodeHandle;

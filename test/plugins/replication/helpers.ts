@@ -66,6 +66,19 @@ export async function createTable(nodes: readonly NodeHandle[], database: string
   }
 }
 
+/**
+ * Peer names per cluster_status: with `every` (the default) those whose
+ * database sockets are all connected; otherwise those with any socket connected.
+ */
+export async function connectedPeers(node: NodeHandle, every = true): Promise<string[]> {
+  const status = await ok(node, { operation: 'cluster_status' });
+  const connected = (s: { connected: boolean }): boolean => s.connected;
+  return status.connections
+    .filter((c: any) => c.database_sockets.length > 0 && (every ? c.database_sockets.every(connected) : c.database_sockets.some(connected)))
+    .map((c: any) => c.name)
+    .sort();
+}
+
 /** Every system.hdb_nodes row of a node. */
 export const hdbNodes = (node: NodeHandle): Promise<Record<string, unknown>[]> =>
   ok(node, { operation: 'search_by_value', database: 'system', table: 'hdb_nodes', search_attribute: 'name', search_value: '*', get_attributes: ['*'] });

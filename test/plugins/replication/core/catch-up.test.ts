@@ -2,19 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Frame } from '../../../../plugins/replication/core/channel.js';
 import { FrameType } from '../../../../plugins/replication/core/frames.js';
-import type { LmdbStorageEngine } from '../../../../plugins/storage/engine.js';
-import { cluster, converged, DB, dump, frameCounter, waitFor } from './helpers.js';
+import { cluster, converged, cursorOf, DB, dump, frameCounter, insertMany, waitFor } from './helpers.js';
 
-async function insertMany(engine: LmdbStorageEngine, from: number, count: number, perTxn: number, table = 'dog'): Promise<void> {
-  const writes: Promise<unknown>[] = [];
-  for (let start = from; start < from + count; start += perTxn) {
-    const n = Math.min(perTxn, from + count - start);
-    writes.push(engine.write(DB, Array.from({ length: n }, (_, i) => ({ type: 'insert' as const, table, record: { id: start + i, n: start + i } }))));
-  }
-  await Promise.all(writes);
-}
-
-const cursorOf = (engine: LmdbStorageEngine, peer: string) => engine.getMeta<number>(DB, ['repl', 'cursor', peer]);
 
 test('a new session resumes from the persisted cursor (no initial copy) and converges', async () => {
   const c = await cluster(['a', 'b']);

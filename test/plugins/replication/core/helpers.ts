@@ -12,6 +12,19 @@ import type { Frame } from '../../../../plugins/replication/core/channel.js';
 
 export const DB = 'dev';
 
+/** The receiver's durable log cursor for `peer`. */
+export const cursorOf = (engine: LmdbStorageEngine, peer: string): number | undefined => engine.getMeta<number>(DB, ['repl', 'cursor', peer]);
+
+/** Inserts ids from … from+count−1 into `table` ({id, n: id}), perTxn records per write, all writes concurrent. */
+export async function insertMany(engine: LmdbStorageEngine, from: number, count: number, perTxn: number, table = 'dog'): Promise<void> {
+  const writes: Promise<unknown>[] = [];
+  for (let start = from; start < from + count; start += perTxn) {
+    const n = Math.min(perTxn, from + count - start);
+    writes.push(engine.write(DB, Array.from({ length: n }, (_, i) => ({ type: 'insert' as const, table, record: { id: start + i, n: start + i } }))));
+  }
+  await Promise.all(writes);
+}
+
 export interface Node {
   readonly name: string;
   engine: LmdbStorageEngine;

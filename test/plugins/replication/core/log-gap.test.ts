@@ -15,7 +15,7 @@ import { startReceiver, startSender, type ReplicationOptions } from '../../../..
 import { DEFAULT_LINK_OPTIONS } from '../../../../plugins/replication/core/link.js';
 import type { LmdbStorageEngine } from '../../../../plugins/storage/engine.js';
 import { LOG_TRIMMED_META_KEY } from '../../../../plugins/storage/tokens.js';
-import { cluster, converged, DB, waitFor } from './helpers.js';
+import { cluster, converged, cursorOf, DB, insertMany, waitFor } from './helpers.js';
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => silent };
 
@@ -80,15 +80,6 @@ function pausedLink(from: LmdbStorageEngine, to: LmdbStorageEngine, holdOn: (f: 
   };
 }
 
-async function insertRange(engine: LmdbStorageEngine, from: number, count: number, perTxn: number): Promise<void> {
-  const writes: Promise<unknown>[] = [];
-  for (let start = from; start < from + count; start += perTxn) {
-    const n = Math.min(perTxn, from + count - start);
-    writes.push(engine.write(DB, Array.from({ length: n }, (_, i) => ({ type: 'insert' as const, table: 'dog', record: { id: start + i, n: start + i } }))));
-  }
-  await Promise.all(writes);
-}
-
 /** Retention with a zero window: removes every log entry with seq < `beforeSeq`. */
 async function trimLog(engine: LmdbStorageEngine, beforeSeq: number): Promise<void> {
   for (let pass = 0; pass < 100; pass++) {
@@ -97,7 +88,6 @@ async function trimLog(engine: LmdbStorageEngine, beforeSeq: number): Promise<vo
   assert.fail('log trim did not finish in 100 passes');
 }
 
-const cursorOf = (engine: LmdbStorageEngine, peer: string) => engine.getMeta<number>(DB, ['repl', 'cursor', peer]);
 const named = (frames: readonly Frame[]) => frames.map((f) => frameName(f[0]));
 
 test('the log trimmed past a streaming sender’s position: the receiver gets a copy, not a gap', async () => {
@@ -105,13 +95,13 @@ test('the log trimmed past a streaming sender’s position: the receiver gets a 
   try {
     const { a, b } = c.nodes;
     await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
-    await insertRange(a!.engine, 1, 10, 10);
+    await insertMany(a!.engine, 1, 10, 10);
     // A first session leaves b with a cursor, so the next one streams from the log.
     const first = c.link('a', 'b');
     await waitFor('cursor', () => cursorOf(b!.engine, 'a') === a!.engine.lastSeq(DB));
     await first.stop();
 
-    await insertRange(a!.engine, 100, 2000, 1);
+    await insertMany(a!.engine, 100, 2000, 1);
     const seqs = a!.engine.readLog(DB).map((e) => e.seq);
     const link = pausedLink(a!.engine, b!.engine, (f) => f[0] === FrameType.TXN);
     await link.paused;
@@ -142,7 +132,7 @@ test('the log trimmed past a running copy’s snapshot: the copy restarts and no
   try {
     const { a, b } = c.nodes;
     await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
-    await insertRange(a!.engine, 1, 3000, 100);
+    await insertMany(a!.engine, 1, 3000, 100);
     const link = pausedLink(a!.engine, b!.engine, (f) => f[0] === FrameType.COPY_BATCH && (f[3] as number) >= 300, { copyBatchSize: 100 });
     const held = await link.paused;
     const firstSnapshot = held[4] as number;
@@ -151,7 +141,7 @@ test('the log trimmed past a running copy’s snapshot: the copy restarts and no
       DB,
       Array.from({ length: 50 }, (_, i) => ({ type: 'update' as const, table: 'dog', record: { id: i + 1, n: 'changed' } })),
     );
-    await insertRange(a!.engine, 5000, 10, 10);
+    await insertMany(a!.engine, 5000, 10, 10);
     await trimLog(a!.engine, a!.engine.lastSeq(DB) + 1);
     assert.equal(a!.engine.readLog(DB).length, 0);
     link.resume();
