@@ -37,12 +37,14 @@ export class TokenSigner {
 
   async sign(username: string, type: TokenType, lifetimeMs: number): Promise<string> {
     const { SignJWT } = await jose();
-    const now = Math.floor(Date.now() / 1000);
+    const now = Date.now();
     return new SignJWT({ token_type: type })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(username)
-      .setIssuedAt(now)
-      .setExpirationTime(now + Math.round(lifetimeMs / 1000))
+      .setIssuedAt(Math.floor(now / 1000))
+      // Rounded up: `exp` is in whole seconds, and from a floored issue time a token could
+      // expire up to a second early (a 1 s token, within milliseconds).
+      .setExpirationTime(Math.ceil((now + lifetimeMs) / 1000))
       .sign(this.secret);
   }
 
