@@ -69,6 +69,14 @@ interface StoredLogEntry {
 
 const MAX_DBS = 4096;
 /**
+ * Address space reserved for the memory map (no memory or disk is used until
+ * written). lmdb-js starts at 128 KiB and, each time the file outgrows the
+ * map, maps it again while keeping every old map for lingering readers: the
+ * same data pages then stay resident once per map, which inflated a loaded
+ * node's RSS by half its database size. Past this size it still grows.
+ */
+const MAP_SIZE = 2 ** 34;
+/**
  * Records and log entries use msgpack records whose structures (key lists)
  * are stored once per sub-database under this key instead of in every value:
  * values are about half the size (fewer pages per commit) and encode/decode
@@ -138,7 +146,7 @@ export class Database {
     private readonly hooks: DatabaseHooks,
     private readonly logger: Logger,
   ) {
-    this.env = open({ path: file, maxDbs: MAX_DBS, overlappingSync: true, separateFlushed: true });
+    this.env = open({ path: file, maxDbs: MAX_DBS, overlappingSync: true, separateFlushed: true, mapSize: MAP_SIZE });
     this.schemaDb = this.env.openDB('__schema__', {});
     this.statsDb = this.env.openDB('__stats__', { encoding: 'binary' });
     this.logDb = this.env.openDB('__txns__', { sharedStructuresKey: STRUCTURES });

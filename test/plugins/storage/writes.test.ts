@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TxnEntry } from '../../../plugins/storage/tokens.js';
 import { openTempEngine, rejectsWith } from './helpers.js';
@@ -269,6 +271,27 @@ test('a record nested too deeply is a 400, and the records after it still read b
     const engine = await t.reopen();
     assert.deepEqual(engine.get('dev', 'dog', [2]).map((r) => r?.deep), [7]);
     assert.deepEqual(engine.get('dev', 'dog', [1]), [undefined]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a growing database stays mapped once (an old map per resize kept its pages resident)', async () => {
+  const t = await openTempEngine();
+  try {
+    const { engine } = t;
+    await engine.createDatabase('dev');
+    await engine.createTable('dev', 'blob', { primaryKey: 'id' });
+    // About 4 MiB: lmdb-js's default map starts at 128 KiB and would be remapped several times.
+    for (let batch = 0; batch < 8; batch++) {
+      const records = Array.from({ length: 64 }, (_, i) => ({ id: batch * 64 + i, text: 'x'.repeat(8_000) }));
+      await engine.write('dev', records.map((record) => ({ type: 'insert' as const, table: 'blob', record })));
+    }
+    const file = readdirSync(t.dir).find((name) => name.startsWith('dev') && name.endsWith('.mdb'));
+    assert.ok(file, `no dev database file in ${t.dir}`);
+    assert.ok(statSync(join(t.dir, file)).size > 4_000_000);
+    const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(join(t.dir, file)));
+    assert.equal(maps.length, 1, maps.join('\n'));
   } finally {
     await t.close();
   }
