@@ -348,14 +348,17 @@ export class LmdbStorageEngine implements StorageEngine {
 
   // ── transaction log ──
 
-  readLog(database: string, options: { after?: number; limit?: number } = {}): TxnEntry[] {
+  readLog(database: string, options: { after?: number; limit?: number; maxOps?: number } = {}): TxnEntry[] {
     const db = this.requireDb(database);
     const after = options.after ?? 0;
+    const { limit = Infinity, maxOps = Infinity } = options;
     const out: TxnEntry[] = [];
+    let ops = 0;
     for (const { key, value } of db.logDb.getRange({ start: after })) {
       if (key <= after) continue;
-      if (options.limit !== undefined && out.length >= options.limit) break;
+      if (out.length >= limit || ops >= maxOps) break;
       out.push({ seq: key, origin: value.origin, version: value.version, ops: value.ops });
+      ops += value.ops.length;
     }
     return out;
   }

@@ -183,8 +183,12 @@ export interface StorageEngine {
   scanEntries(database: string, table: string, options?: { after?: PrimaryKey; limit?: number }): StoredEntry[];
 
   // ── transaction log (the replication feed) ──
-  /** Entries with seq > after, in commit order. */
-  readLog(database: string, options?: { after?: number; limit?: number }): TxnEntry[];
+  /**
+   * Entries with seq > after, in commit order: at most `limit` entries, and no more
+   * once `maxOps` operations are read (the entry that reaches it included, so
+   * a page is never empty while entries remain).
+   */
+  readLog(database: string, options?: { after?: number; limit?: number; maxOps?: number }): TxnEntry[];
   /** The latest committed seq (0 when the log is empty). */
   lastSeq(database: string): number;
   /** Called after each commit is durable, in commit order. Returns an unsubscribe function. */

@@ -31,8 +31,21 @@ import { PeerFilter } from './routing.js';
 import { SchemaAnnouncer } from './schema-sync.js';
 import type { SenderDeps, Session } from './session.js';
 
-/** Log entries read per page. */
-const LOG_PAGE = 500;
+/** A page of the log: at most this many entries, and about this many operations (bulk entries hold thousands). */
+const LOG_PAGE = { limit: 500, maxOps: 5_000 };
+
+/** More of the log may follow a page this full. */
+const pageFull = (page: readonly TxnEntry[]): boolean =>
+  page.length >= LOG_PAGE.limit || page.reduce((ops, entry) => ops + entry.ops.length, 0) >= LOG_PAGE.maxOps;
+
+/** Where a stream stands (kept outside the page loop, so no page outlives its sending). */
+interface StreamPosition {
+  /** The last seq sent or skipped. */
+  pos: number;
+  /** What the receiver's cursor will be once it processed everything sent so far. */
+  announced: number;
+  lastSeqFrame: number;
+}
 /** At most one SEQ frame per this many ms while entries are being skipped. */
 const SEQ_INTERVAL_MS = 300;
 
@@ -243,44 +256,51 @@ class SenderSession implements Session {
 
   /** Streams log entries after `from` until the session closes or the log no longer reaches the position. */
   private async stream(from: number): Promise<void> {
-    const { storage, database } = this.deps;
-    let pos = from;
-    /** What the receiver's cursor will be once it processed everything sent so far. */
-    let announced = from;
-    let lastSeqFrame = 0;
+    const at: StreamPosition = { pos: from, announced: from, lastSeqFrame: 0 };
     while (!this.closeInfo) {
-      if (this.catchUp) await this.resendIncluded(pos);
+      if (this.catchUp) await this.resendIncluded(at.pos);
       this.dirty = false;
-      const page = storage.readLog(database, { after: pos, limit: LOG_PAGE });
-      // Checked after the read: a trim that lands before it shows here, so the page cannot hide a gap.
-      if (!this.logReaches(pos)) return this.logTrimmed(pos);
-      for (const entry of page) {
-        if (this.closeInfo) return;
-        if (await this.sendEntry(entry, entry.seq)) announced = entry.seq;
-        pos = entry.seq;
-        if (pos > announced && Date.now() - lastSeqFrame >= SEQ_INTERVAL_MS) {
-          await this.send(seqFrame(pos));
-          announced = pos;
-          lastSeqFrame = Date.now();
-        }
-      }
-      if (page.length === LOG_PAGE) {
+      const read = await this.streamPage(at);
+      if (read === 'trimmed') return this.logTrimmed(at.pos);
+      if (this.closeInfo) return;
+      if (read === 'full') {
         // A run of skipped entries sends nothing: yield so a long scan cannot starve the event loop.
         await yieldToEventLoop();
         continue;
       }
       // Caught up. A skipped tail is announced once the SEQ interval allows.
-      if (pos > announced) {
-        const wait = SEQ_INTERVAL_MS - (Date.now() - lastSeqFrame);
+      if (at.pos > at.announced) {
+        const wait = SEQ_INTERVAL_MS - (Date.now() - at.lastSeqFrame);
         if (wait <= 0) {
-          await this.send(seqFrame(pos));
-          announced = pos;
-          lastSeqFrame = Date.now();
+          await this.sendSeq(at);
           continue;
         }
         await this.waitForWork(wait);
       } else await this.waitForWork();
     }
+  }
+
+  /**
+   * Sends one page of the log after `at.pos`. Its own frame holds the page,
+   * so the entries are garbage once sent, not kept while the stream waits.
+   */
+  private async streamPage(at: StreamPosition): Promise<'trimmed' | 'full' | 'end'> {
+    const page = this.deps.storage.readLog(this.deps.database, { after: at.pos, ...LOG_PAGE });
+    // Checked after the read: a trim that lands before it shows here, so the page cannot hide a gap.
+    if (!this.logReaches(at.pos)) return 'trimmed';
+    for (const entry of page) {
+      if (this.closeInfo) return 'end';
+      if (await this.sendEntry(entry, entry.seq)) at.announced = entry.seq;
+      at.pos = entry.seq;
+      if (at.pos > at.announced && Date.now() - at.lastSeqFrame >= SEQ_INTERVAL_MS) await this.sendSeq(at);
+    }
+    return pageFull(page) ? 'full' : 'end';
+  }
+
+  private async sendSeq(at: StreamPosition): Promise<void> {
+    await this.send(seqFrame(at.pos));
+    at.announced = at.pos;
+    at.lastSeqFrame = Date.now();
   }
 
   /** Sends one entry as this peer gets it; false when nothing of it is for the peer. */
@@ -312,7 +332,7 @@ class SenderSession implements Session {
     const { storage, database } = this.deps;
     let after = storage.getMeta<number>(database, LOG_TRIMMED_META_KEY) ?? 0;
     while (!this.closeInfo) {
-      const page = storage.readLog(database, { after, limit: LOG_PAGE });
+      const page = storage.readLog(database, { after, ...LOG_PAGE });
       for (const entry of page) {
         if (entry.seq > upTo) return;
         after = entry.seq;
@@ -320,7 +340,7 @@ class SenderSession implements Session {
         if (!origins.has(entry.origin) || (known !== undefined && entry.version <= known)) continue;
         await this.sendEntry(entry, null);
       }
-      if (page.length < LOG_PAGE) return;
+      if (!pageFull(page)) return;
       await yieldToEventLoop();
     }
   }

@@ -296,3 +296,26 @@ test('a growing database stays mapped once (an old map per resize kept its pages
     await t.close();
   }
 });
+
+test('readLog pages by entries and by operations, never returning an empty page while entries remain', async () => {
+  const t = await openTempEngine();
+  try {
+    const { engine } = t;
+    await engine.createDatabase('dev');
+    await engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    for (const size of [3, 1, 5, 2]) {
+      const base = engine.lastSeq('dev') * 10;
+      await engine.write('dev', Array.from({ length: size }, (_, i) => ({ type: 'insert' as const, table: 'dog', record: { id: base + i } })));
+    }
+    const sizes = (options: { after?: number; limit?: number; maxOps?: number }) => engine.readLog('dev', options).map((e) => e.ops.length);
+    assert.deepEqual(sizes({}), [3, 1, 5, 2]);
+    assert.deepEqual(sizes({ limit: 2 }), [3, 1]);
+    assert.deepEqual(sizes({ maxOps: 4 }), [3, 1]);
+    assert.deepEqual(sizes({ maxOps: 2 }), [3], 'the entry that reaches the bound is included');
+    const [, second] = engine.readLog('dev');
+    assert.deepEqual(sizes({ after: second!.seq, maxOps: 1 }), [5]);
+    assert.deepEqual(sizes({ after: engine.lastSeq('dev'), maxOps: 1 }), []);
+  } finally {
+    await t.close();
+  }
+});

@@ -31,6 +31,27 @@ test('a new session resumes from the persisted cursor (no initial copy) and conv
   }
 });
 
+test('a catch-up over entries larger than a log page (by operations) sends them all', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await insertMany(a!.engine, 1, 1, 1);
+    const first = c.link('a', 'b');
+    await waitFor('cursor', () => cursorOf(b!.engine, 'a') === a!.engine.lastSeq(DB));
+    await first.stop();
+    // 4 entries of 3,000 operations: pages end on the operation bound (5,000), not the entry bound.
+    await insertMany(a!.engine, 100, 12_000, 3_000);
+    const frames = frameCounter();
+    c.link('a', 'b', { tap: frames.tap });
+    await converged([a!.engine, b!.engine]);
+    assert.equal(frames.count('COPY_BATCH'), 0);
+    assert.equal(frames.count('TXN'), 4);
+  } finally {
+    await c.close();
+  }
+});
+
 test('initial copy of 20,000 records merges into a non-empty engine, copies tombstones, resumes mid-copy', async () => {
   const c = await cluster(['a', 'b']);
   try {
