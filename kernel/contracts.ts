@@ -57,6 +57,14 @@ export interface ConfigStore {
   tree(): Readonly<Record<string, unknown>>;
   /** Sets a value and persists it to the config file (e.g. cluster_set_routes). */
   set(path: string, value: unknown): Promise<void>;
+  /**
+   * Shows the value a plugin uses for a key the config leaves null (a default
+   * derived at start-up, such as a directory under the root), as Harper's
+   * get_configuration shows resolved paths. A configured value always wins,
+   * and a derived one is never written to the file, so it keeps following
+   * ROOTPATH.
+   */
+  derive(path: string, value: unknown): void;
 }
 
 /** Thrown by config parsers; the message names the offending key. */

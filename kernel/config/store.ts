@@ -117,6 +117,8 @@ class FileConfigStore implements OpenedConfigStore {
   private snapshot: Readonly<ConfigTree> = {};
   private readonly transient: ConfigTree = {};
   private readonly transientPaths: string[];
+  /** Dotted path → the value plugins use where the config has none (see derive()). */
+  private readonly derived = new Map<string, unknown>();
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -158,6 +160,11 @@ class FileConfigStore implements OpenedConfigStore {
     await this.persist();
   }
 
+  derive(path: string, value: unknown): void {
+    this.derived.set(path, structuredClone(value));
+    this.refresh();
+  }
+
   writeFile(): void {
     const text = this.text();
     const current = existsSync(this.filePath) ? readFileSync(this.filePath, 'utf8') : undefined;
@@ -179,7 +186,12 @@ class FileConfigStore implements OpenedConfigStore {
 
   private refresh(): void {
     const persisted = this.doc.toJS() as ConfigTree;
-    this.snapshot = deepFreeze({ ...mergeTrees(persisted, this.transient), rootPath: this.rootPath });
+    const tree = mergeTrees(persisted, this.transient);
+    for (const [path, value] of this.derived) {
+      const segments = splitPath(path);
+      if (getIn(tree, segments) === undefined || getIn(tree, segments) === null) setIn(tree, segments, value);
+    }
+    this.snapshot = deepFreeze({ ...tree, rootPath: this.rootPath });
   }
 }
 

@@ -5,11 +5,13 @@
  * operations, and the CertificateAuthority service replication's wss://
  * transport presents and trusts certificates through.
  */
-import { definePlugin, OperationError } from '../../kernel/index.js';
+import { join } from 'node:path';
+import { definePlugin, keysDir, OperationError } from '../../kernel/index.js';
 import { NodeIdentity } from '../identity/tokens.js';
 import { StorageEngine } from '../storage/tokens.js';
 import { Authority } from './authority.js';
 import { parseCaConfig, type CaConfig } from './config.js';
+import { NODE_KEY_FILE } from './key-store.js';
 import { certificateOperations } from './operations.js';
 import { CertificateAuthority } from './tokens.js';
 
@@ -22,6 +24,8 @@ export default definePlugin<CaConfig>({
   },
   config: parseCaConfig,
   register(ctx) {
+    // Without tls.* the node's generated key is the one in use: get_configuration shows its file, as Harper does.
+    ctx.configStore.derive('tls.privateKey', join(keysDir(ctx.kernel.rootPath), NODE_KEY_FILE));
     let authority: Authority | undefined;
     const started = (): Authority => {
       if (!authority) throw new OperationError(503, 'The certificate authority is not running');

@@ -21,6 +21,8 @@ export default definePlugin<StorageConfig>({
   config: parseStorageConfig,
   register(ctx) {
     const logger = ctx.logger;
+    // get_configuration shows the directory in use, as Harper does, when the file leaves it to the default.
+    ctx.configStore.derive('storage.path', ctx.config.path);
     const engine = new LmdbStorageEngine({
       path: ctx.config.path,
       nodeName: ctx.resolve(NodeIdentity).name,

@@ -164,6 +164,22 @@ describe('config store', () => {
     }, TypeError);
   });
 
+  test('derived values fill only keys the config leaves null and are never written', async () => {
+    const root = newRoot();
+    const store = openConfigStore({ rootPath: root, overrides: { 'replication.hostname': 'node-a' } });
+    store.derive('storage.path', '/derived/database');
+    store.derive('replication.hostname', 'derived-name');
+    assert.equal(store.get('storage.path'), '/derived/database');
+    assert.equal((store.tree() as Record<string, any>).storage.path, '/derived/database');
+    assert.equal(store.get('replication.hostname'), 'node-a', 'a configured value wins');
+    await store.set('logging.level', 'debug');
+    assert.equal(store.get('storage.path'), '/derived/database', 'kept across set()');
+    assert.equal(readFile(root).storage.path, null);
+    await store.set('storage.path', '/configured');
+    assert.equal(store.get('storage.path'), '/configured');
+    assert.equal(readFile(root).storage.path, '/configured');
+  });
+
   test('later runs read the file; new overrides are added to it', () => {
     const root = newRoot();
     openConfigStore({ rootPath: root, overrides: { 'replication.hostname': 'node-a', 'http.port': '127.0.0.5:9926' } });

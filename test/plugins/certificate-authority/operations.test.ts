@@ -115,6 +115,14 @@ describe('certificate operations on a real node', () => {
     assertNoSecrets(node, [...secrets, ADMIN.password]);
   });
 
+  test('get_configuration shows the generated key file as tls.privateKey, as Harper does', async () => {
+    const reply = await op(node.url, { operation: 'get_configuration' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.tls.privateKey, join(node.rootPath, 'keys', 'privateKey.pem'));
+    assert.ok(statSync(reply.body.tls.privateKey).isFile());
+    assert.equal(reply.body.storage.path, join(node.rootPath, 'database'));
+  });
+
   test('create_csr + sign_certificate: a 3650-day server+client certificate from this node\'s CA', async () => {
     const csr = await op(node.url, { operation: 'create_csr' });
     assert.equal(csr.status, 200);

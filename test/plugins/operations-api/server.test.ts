@@ -4,7 +4,7 @@
  * Harper, and the node still serving after each.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,6 +256,9 @@ describe('operations API server', () => {
     assert.equal(reply.body.http.port, `${HOST}:9926`);
     assert.equal(reply.body.bootstrap, undefined);
     assert.ok(!reply.text.includes(PASSWORD));
+    // The directory in use, as Harper shows it; the file keeps null, so the default follows ROOTPATH.
+    assert.equal(reply.body.storage.path, join(rootPath, 'database'));
+    assert.match(readFileSync(join(rootPath, 'plexus-config.yaml'), 'utf8'), /^storage:\n(?:\s+#.*\n)*\s+path: null$/m);
   });
 
   it('system_information reports system, time, cpu and memory, filtered by attributes', async () => {
