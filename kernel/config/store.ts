@@ -189,7 +189,7 @@ class FileConfigStore implements OpenedConfigStore {
     const tree = mergeTrees(persisted, this.transient);
     for (const [path, value] of this.derived) {
       const segments = splitPath(path);
-      if (getIn(tree, segments) === undefined || getIn(tree, segments) === null) setIn(tree, segments, value);
+      if ((getIn(tree, segments) ?? null) === null) setIn(tree, segments, value);
     }
     this.snapshot = deepFreeze({ ...tree, rootPath: this.rootPath });
   }
