@@ -29,9 +29,14 @@ export class WsChannel implements FrameChannel {
   constructor(private readonly ws: WebSocket) {
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer) => {
+      // After close nothing is delivered, so nothing is kept (ws still emits until the close handshake ends).
+      if (this.closeInfo) return;
       this.lastActivity = Date.now();
       this.bytes += data.length;
       this.queue.push(data);
+      // No consumer yet (authorization or a session's set-up under way): stop reading, so the
+      // peer waits instead of filling memory; the queue holds at most what one read delivered.
+      if (!this.handler) this.ws.pause();
       void this.drain();
     });
     ws.on('pong', () => {

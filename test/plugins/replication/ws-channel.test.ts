@@ -40,6 +40,34 @@ describe('WsChannel', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  it('stops reading while nothing consumes frames (the peer is held back), and loses none', async () => {
+    const [client, peer] = await connect();
+    const FRAMES = 400;
+    const payload = 'x'.repeat(64 * 1024);
+    // Not awaited one by one: the sender pushes ~25 MiB as fast as the socket takes it.
+    const sent = Promise.all(Array.from({ length: FRAMES }, (_, i) => client.send([1, i, payload])));
+    await waitFor(() => peer.bytesMoved() > 0, { timeoutMs: 10_000, message: 'first frame read' });
+    // Settled: bytes read stop growing over three consecutive checks.
+    let last = -1;
+    let steady = 0;
+    await waitFor(
+      () => {
+        const now = peer.bytesMoved();
+        steady = now === last ? steady + 1 : 0;
+        last = now;
+        return steady >= 3;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'reading stopped' },
+    );
+    assert.ok(peer.bytesMoved() < (FRAMES * payload.length) / 4, `read ${peer.bytesMoved()} bytes with no consumer`);
+    const seen: number[] = [];
+    peer.onFrame((frame: Frame) => void seen.push(frame[1] as number));
+    await waitFor(() => seen.length === FRAMES, { timeoutMs: 20_000, message: 'all frames delivered' });
+    await sent;
+    assert.deepEqual(seen, Array.from({ length: FRAMES }, (_, i) => i));
+    client.close(1000, 'done');
+  });
+
   it('delivers frames in order, never two at once, with a slow async handler', async () => {
     const [client, peer] = await connect();
     const seen: number[] = [];
