@@ -1,5 +1,5 @@
 /**
- * The operations API request pipeline: body → operation name → caller →
+ * The operations API request pipeline: caller → body → operation name →
  * registry. Kept lean: it is the hot path of every benchmark.
  */
 import type { HttpBindings } from '@hono/node-server';
@@ -19,6 +19,16 @@ const BODY_CREDENTIALS: ReadonlyMap<string, readonly string[]> = new Map([
   ['create_authentication_tokens', ['username', 'password']],
   ['refresh_operation_token', ['refresh_token']],
 ]);
+
+/**
+ * Bytes read from a caller whose Authorization header did not verify. Only
+ * the operations above run without one, and their bodies are small: an
+ * unverified client must not make the server hold maxBodySize per connection.
+ */
+const UNVERIFIED_BODY_LIMIT = 64 * 1024;
+
+/** The Authorization header's outcome, checked before the body is read. */
+type Caller = { readonly principal: Principal } | { readonly error: unknown };
 
 export interface OperationsServerDeps {
   readonly registry: OperationRegistry;
@@ -40,8 +50,8 @@ export function createOperationsApp({ registry, auth, config, logger }: Operatio
     return reply(500, { error: message });
   };
 
-  // Not async: no extra promise on the hot path when the Authenticator answers.
-  function authenticate(name: string, body: Record<string, unknown>, header: string | undefined): Promise<Principal> | undefined {
+  /** The principal the operation runs as; undefined when the body's own credentials are checked by the handler. */
+  function principalFor(name: string, body: Record<string, unknown>, header: string | undefined, caller: Caller): Principal | undefined {
     if (name === 'refresh_operation_token' && body.refresh_token === undefined) {
       // Harper's documented form: the refresh token sent as the Bearer credential.
       const bearer = /^bearer\s+(\S+)\s*$/i.exec(header ?? '');
@@ -49,7 +59,20 @@ export function createOperationsApp({ registry, auth, config, logger }: Operatio
     }
     const fields = BODY_CREDENTIALS.get(name);
     if (fields?.every((field) => typeof body[field] === 'string')) return undefined;
-    return auth.authenticate(header);
+    if ('principal' in caller) return caller.principal;
+    throw caller.error;
+  }
+
+  /** The body, up to maxBodySize for a verified caller and UNVERIFIED_BODY_LIMIT otherwise. */
+  async function bodyOf(incoming: HttpBindings['incoming'], caller: Caller): Promise<Buffer> {
+    const limit = 'principal' in caller ? config.maxBodySize : Math.min(config.maxBodySize, UNVERIFIED_BODY_LIMIT);
+    try {
+      return await readBody(incoming, limit);
+    } catch (error) {
+      // Too large for an unverified caller: the answer is why it is unverified (Must login, Login failed, …).
+      if ('error' in caller && limit < config.maxBodySize && isOperationError(error) && error.status === 413) throw caller.error;
+      throw error;
+    }
   }
 
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -58,9 +81,14 @@ export function createOperationsApp({ registry, auth, config, logger }: Operatio
     const { incoming } = c.env;
     let operation: string | undefined;
     try {
-      const { name, body } = parseOperationRequest(await readBody(incoming, config.maxBodySize));
+      const header = incoming.headers.authorization;
+      const caller: Caller = await auth.authenticate(header).then(
+        (principal) => ({ principal }),
+        (error: unknown) => ({ error }),
+      );
+      const { name, body } = parseOperationRequest(await bodyOf(incoming, caller));
       operation = name;
-      const principal = await authenticate(name, body, incoming.headers.authorization);
+      const principal = principalFor(name, body, header, caller);
       if (!registry.has(name)) throw new OperationError(400, `Operation '${name}' not found`);
       const result = await registry.invoke(name, body, { principal, caller: `http:${incoming.socket.remoteAddress}` });
       return reply(200, typeof result === 'string' ? { message: result } : result);

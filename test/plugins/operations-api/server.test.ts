@@ -307,3 +307,75 @@ describe('operations API server', () => {
     await assert.rejects(fetch(HEALTH));
   });
 });
+
+describe('operations API body limits before the caller is verified (default maxBodySize)', () => {
+  const host = '127.0.3.2';
+  const url = `http://${host}:9925`;
+  let node: TestKernel;
+  let rootPath: string;
+
+  before(async () => {
+    rootPath = tempRoot();
+    node = await startTestKernel({
+      rootPath,
+      plugins: ['identity', 'storage', 'auth', 'operations-api'],
+      config: { 'operationsApi.network.port': `${host}:9925` },
+      transient: { 'bootstrap.adminPassword': PASSWORD },
+    });
+  });
+  after(async () => {
+    await node.stop();
+    rmSync(rootPath, { recursive: true, force: true });
+  });
+
+  const send = async (body: string, authorization?: string): Promise<{ status: number; body: any }> => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body });
+    return { status: res.status, body: await res.json() };
+  };
+  // 200 KiB: above what an unverified caller may send, far below maxBodySize (100 MiB).
+  const large = JSON.stringify({ operation: 'describe_all', pad: 'x'.repeat(200 * 1024) });
+
+  /** Declares a 50 MiB body, sends 1 KiB of it and waits for the answer (the rest never comes). */
+  const declareHuge = (authorization?: string): Promise<{ status: number; body: any }> =>
+    new Promise((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': 50 * 1024 * 1024, ...(authorization ? { authorization } : {}) },
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new Error('no answer within 5 s: the server is reading the body'));
+      }, 5000);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+          clearTimeout(timer);
+          req.destroy();
+          resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) });
+        });
+      });
+      req.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      req.write(`{"operation":"describe_all","pad":"${'x'.repeat(1024)}`);
+    });
+
+  it('answers an unverified caller\'s large body with its 401, unread; a verified caller gets the full limit', async () => {
+    assert.deepEqual(await declareHuge(), { status: 401, body: { error: 'Must login' } });
+    assert.deepEqual(await declareHuge(basic('admin', 'wrong')), { status: 401, body: { error: 'Login failed' } });
+    assert.deepEqual(await send(large), { status: 401, body: { error: 'Must login' } });
+    assert.deepEqual(await send(large, basic('admin', 'wrong')), { status: 401, body: { error: 'Login failed' } });
+    const verified = await send(large, basic('admin', PASSWORD));
+    assert.equal(verified.status, 200, JSON.stringify(verified.body));
+  });
+
+  it('still serves the operations that carry their own credentials without a header', async () => {
+    const tokens = await send(JSON.stringify({ operation: 'create_authentication_tokens', username: 'admin', password: PASSWORD }));
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    const refreshed = await send(JSON.stringify({ operation: 'refresh_operation_token' }), `Bearer ${tokens.body.refresh_token}`);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+    assert.ok(refreshed.body.operation_token);
+    assert.deepEqual(await send('{"operation":"describe_all"}'), { status: 401, body: { error: 'Must login' } });
+  });
+});
