@@ -20,6 +20,9 @@ import type { WsChannel } from './ws-channel.js';
 /** A route, or an hdb_nodes row read as one (a row's revoked_certificates stay in the row: see peer-trust.ts). */
 export type Peer = Route;
 
+/** Refusal records kept (cluster_status shows them per peer): a bound, since refused names are not members. */
+const MAX_REFUSALS = 1000;
+
 /** Why a peer was last refused (or refused us), for cluster_status. */
 export interface Refusal {
   readonly reason: string;
@@ -101,9 +104,15 @@ export class ConnectionManager {
     return this.peerMap;
   }
 
-  /** Records why `peer` was refused; the log gets one line per peer and reason, not one per retry. */
+  /**
+   * Records why `peer` was refused; the log gets one line per peer and reason,
+   * not one per retry. The name may be any string a connecting socket claims,
+   * so the oldest record goes once MAX_REFUSALS are kept.
+   */
   noteRefusal(peer: string, reason: string): void {
     if (this.refusals.get(peer)?.reason !== reason) this.deps.logger.warn('replication peer refused', { peer, reason });
+    this.refusals.delete(peer);
+    if (this.refusals.size >= MAX_REFUSALS) this.refusals.delete(this.refusals.keys().next().value!);
     this.refusals.set(peer, { reason, at: Date.now() });
   }
 
