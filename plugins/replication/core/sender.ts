@@ -31,8 +31,12 @@ import { PeerFilter } from './routing.js';
 import { SchemaAnnouncer } from './schema-sync.js';
 import type { SenderDeps, Session } from './session.js';
 
-/** A page of the log: at most this many entries, and about this many operations (bulk entries hold thousands). */
-const LOG_PAGE = { limit: 500, maxOps: 5_000 };
+/**
+ * A page of the log: at most this many entries, and about this many
+ * operations (a bulk entry holds thousands of records; with large records a
+ * page is what bounds the sender's memory).
+ */
+const LOG_PAGE = { limit: 500, maxOps: 1_000 };
 
 /** More of the log may follow a page this full. */
 const pageFull = (page: readonly TxnEntry[]): boolean =>

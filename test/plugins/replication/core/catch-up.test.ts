@@ -40,13 +40,13 @@ test('a catch-up over entries larger than a log page (by operations) sends them 
     const first = c.link('a', 'b');
     await waitFor('cursor', () => cursorOf(b!.engine, 'a') === a!.engine.lastSeq(DB));
     await first.stop();
-    // 4 entries of 3,000 operations: pages end on the operation bound (5,000), not the entry bound.
-    await insertMany(a!.engine, 100, 12_000, 3_000);
+    // 6 entries of 600 operations: pages end on the operation bound (1,000: two entries each), not the entry bound.
+    await insertMany(a!.engine, 100, 3_600, 600);
     const frames = frameCounter();
     c.link('a', 'b', { tap: frames.tap });
     await converged([a!.engine, b!.engine]);
     assert.equal(frames.count('COPY_BATCH'), 0);
-    assert.equal(frames.count('TXN'), 4);
+    assert.equal(frames.count('TXN'), 6);
   } finally {
     await c.close();
   }
