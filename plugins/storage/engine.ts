@@ -6,13 +6,14 @@
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Database as LmdbDatabase } from 'lmdb';
 import { OperationError, type Logger } from '../../kernel/index.js';
 import { Database } from './database.js';
 import type { Transaction } from './transaction.js';
 import { HybridLogicalClock } from './hlc.js';
 import { assertAttributeName, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
 import { localOperation, prepareWrite } from './local-writes.js';
-import { compareStamps, isLive, latestStamp, toStoredEntry, withoutAttribute, type Stamp } from './record-state.js';
+import { compareStamps, isLive, latestStamp, toStoredEntry, withoutAttribute, type RecordState, type Stamp } from './record-state.js';
 import { validateRemote, validateSnapshotEntry } from './remote-validation.js';
 import { cleanupDatabase, type CleanupResult } from './retention.js';
 import { executeSearch, searchSource } from './search.js';
@@ -53,6 +54,19 @@ export interface LmdbStorageEngineOptions {
 const DB_FILE_SUFFIX = '.mdb';
 const DEFAULT_CLEANUP_LIMIT = 1000;
 const DEFAULT_AUDIT_RETENTION_MS = 3 * 24 * 3600_000;
+/** Entries read at a time by whole-table rewrites (create/drop attribute): a large table is never in memory at once. */
+const SCAN_CHUNK = 1000;
+
+/** The table's records for which `keep` holds, read SCAN_CHUNK entries at a time (safe to rewrite each as it comes). */
+function* recordsWhere(primary: LmdbDatabase<RecordState, PrimaryKey>, keep: (state: RecordState) => boolean): Generator<{ key: PrimaryKey; value: RecordState }> {
+  let after: PrimaryKey | undefined;
+  for (;;) {
+    const chunk = Array.from(primary.getRange(after === undefined ? { limit: SCAN_CHUNK } : { start: after, exclusiveStart: true, limit: SCAN_CHUNK }));
+    for (const entry of chunk) if (keep(entry.value)) yield entry;
+    if (chunk.length < SCAN_CHUNK) return;
+    after = chunk[chunk.length - 1]!.key;
+  }
+}
 
 const silentLogger: Logger = {
   error: () => {},
@@ -245,11 +259,10 @@ export class LmdbStorageEngine implements StorageEngine {
       }
       const next = tx.setTable({ ...t.def, attributes: [...t.def.attributes, { name: attribute, indexed: true }] }, 'table-changed');
       // Index what existing records (e.g. extra attributes of a schema-defined table) already hold.
-      const holders = Array.from(
-        next.handles.primary.getRange({}).filter(({ value }) => value.d !== null && value.d[attribute] !== undefined),
-      );
       const only = new Set([attribute]);
-      for (const { key, value } of holders) tx.updateIndexes(next, key, null, value.d, only);
+      for (const { key, value } of recordsWhere(next.handles.primary, (state) => state.d !== null && state.d[attribute] !== undefined)) {
+        tx.updateIndexes(next, key, null, value.d, only);
+      }
     }, { exclusive: true });
   }
 
@@ -265,11 +278,13 @@ export class LmdbStorageEngine implements StorageEngine {
         throw new OperationError(404, `Attribute '${attribute}' does not exist in '${database}.${table}'`);
       }
       const { primary, index } = t.handles;
-      for (const key of Array.from(index.getKeys({ start: [attribute], end: [attribute, MAX_KEY_ELEMENT] }))) index.removeSync(key);
-      const holders = Array.from(
-        primary.getRange({}).filter(({ value }) => (value.d !== null && attribute in value.d) || (value.a !== undefined && attribute in value.a)),
-      );
-      for (const { key, value } of holders) primary.putSync(key, withoutAttribute(value, attribute));
+      for (let removed = SCAN_CHUNK; removed === SCAN_CHUNK; ) {
+        const keys = Array.from(index.getKeys({ start: [attribute], end: [attribute, MAX_KEY_ELEMENT], limit: SCAN_CHUNK }));
+        for (const key of keys) index.removeSync(key);
+        removed = keys.length;
+      }
+      const holds = (state: RecordState): boolean => (state.d !== null && attribute in state.d) || (state.a !== undefined && attribute in state.a);
+      for (const { key, value } of recordsWhere(primary, holds)) primary.putSync(key, withoutAttribute(value, attribute));
       tx.setTable({ ...t.def, attributes: t.def.attributes.filter((a) => a.name !== attribute) }, 'table-changed');
     }, { exclusive: true });
   }

@@ -190,3 +190,25 @@ test('reopen after close finds databases, tables, records, counters and the log'
     await t.close();
   }
 });
+
+test('create_attribute and drop_attribute rewrite a table larger than one scan chunk (1,000 entries)', async () => {
+  const t = await openTempEngine();
+  try {
+    const { engine } = t;
+    await engine.createDatabase('dev');
+    await engine.createTable('dev', 'breed', { primaryKey: 'id', attributes: [{ name: 'id' }] });
+    const COUNT = 2_500;
+    for (let from = 0; from < COUNT; from += 500) {
+      await engine.write('dev', Array.from({ length: 500 }, (_, i) => ({ type: 'insert' as const, table: 'breed', record: { id: from + i, size: (from + i) % 2 ? 'S' : 'L' } })));
+    }
+    await engine.createAttribute('dev', 'breed', 'size');
+    const small = engine.search('dev', 'breed', { conditions: [{ attribute: 'size', comparator: 'equals', value: 'S' }] });
+    assert.equal(small.length, COUNT / 2, 'every holder indexed, across chunks');
+    await engine.dropAttribute('dev', 'breed', 'size');
+    assert.deepEqual(engine.search('dev', 'breed', { conditions: [{ attribute: 'size', comparator: 'equals', value: 'S' }] }), []);
+    const ids = Array.from({ length: COUNT }, (_, i) => i);
+    assert.ok(engine.get('dev', 'breed', ids).every((r) => r !== undefined && !('size' in r)), 'no record keeps the attribute');
+  } finally {
+    await t.close();
+  }
+});
