@@ -159,6 +159,9 @@ function groupDriver(group: GroupCondition, src: SearchSource): Driver | undefin
   };
 }
 
+/** Matches a sorted, limited search collects beyond twice its window before trimming (fewer re-sorts for small limits). */
+const TRIM_SLACK = 1000;
+
 function validateWindow(name: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
     throw new OperationError(400, `'${name}' must be a non-negative integer`);
@@ -188,15 +191,24 @@ export function executeSearch(src: SearchSource, options: SearchOptions): DataRe
   }
   const conditions: readonly Condition[] = options.conditions;
   const offset = options.offset ?? 0;
-  // Without a sort the scan stops as soon as the window is filled.
-  const wanted = options.sort || options.limit === undefined ? Infinity : offset + options.limit;
+  const wanted = options.limit === undefined ? Infinity : offset + options.limit;
+  const { sort } = options;
+  const inOrder = (a: DataRecord, b: DataRecord): number => compareBySort(a, b, sort);
   const out: DataRecord[] = [];
   for (const record of candidates(src, operator, conditions)) {
     if (!matchesAll(record, operator, conditions)) continue;
     out.push(record);
-    if (out.length >= wanted) break;
+    // Without a sort the scan stops as soon as the window is filled.
+    if (!sort) {
+      if (out.length >= wanted) break;
+    } else if (out.length >= 2 * wanted + TRIM_SLACK) {
+      // Sorted with a limit: only the first `wanted` can be returned, so the rest is dropped as the scan goes
+      // (memory ~2 × wanted, not every match). Sorting is stable and `out` keeps scan order among equals.
+      out.sort(inOrder);
+      out.length = wanted;
+    }
   }
-  if (options.sort) out.sort((a, b) => compareBySort(a, b, options.sort));
+  if (sort) out.sort(inOrder);
   const end = options.limit === undefined ? undefined : offset + options.limit;
   return offset === 0 && end === undefined ? out : out.slice(offset, end);
 }

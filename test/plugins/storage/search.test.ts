@@ -183,3 +183,34 @@ test('schema-defined tables search unindexed attributes by scanning', async () =
   assert.deepEqual(find({ attribute: 'origin', comparator: 'equals', value: 'CA' }), [1]);
   assert.deepEqual(find({ attribute: 'name', comparator: 'greater_than', value: 'a' }), [1, 2]);
 });
+
+test('a sorted, limited search over many matches returns what sorting them all would (stable among equals)', async () => {
+  const big = await openTempEngine();
+  try {
+    const e = big.engine;
+    await e.createDatabase('dev');
+    await e.createTable('dev', 'n', { primaryKey: 'id' });
+    const COUNT = 3_000;
+    for (let from = 0; from < COUNT; from += 1000) {
+      await e.write('dev', Array.from({ length: 1000 }, (_, i) => ({ type: 'insert' as const, table: 'n', record: { id: from + i, v: (from + i) % 7, w: (from + i) % 3 } })));
+    }
+    const all = e.search('dev', 'n', { conditions: [] });
+    for (const window of [{ offset: 0, limit: 5 }, { offset: 40, limit: 10 }, { offset: 0, limit: 0 }, { offset: 2990, limit: 50 }]) {
+      for (const sort of [{ attribute: 'v', descending: true }, { attribute: 'w', next: { attribute: 'v' } }]) {
+        const expected = [...all]
+          .sort((a, b) => {
+            for (let s: { attribute: string; descending?: boolean; next?: unknown } | undefined = sort; s; s = s.next as typeof s) {
+              const c = (a[s.attribute] as number) - (b[s.attribute] as number);
+              if (c !== 0) return s.descending ? -c : c;
+            }
+            return 0;
+          })
+          .slice(window.offset, window.offset + window.limit)
+          .map((r) => r.id);
+        assert.deepEqual(e.search('dev', 'n', { conditions: [], sort, ...window }).map((r) => r.id), expected, JSON.stringify({ sort, window }));
+      }
+    }
+  } finally {
+    await big.close();
+  }
+});
