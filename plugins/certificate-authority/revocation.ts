@@ -47,6 +47,22 @@ export function crlUrls(cert: NodeCertificate): string[] {
   return urls;
 }
 
+/** The response body, refused as soon as it passes `max` bytes (without a Content-Length it could be endless). */
+async function boundedBody(response: Response, max: number): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  for (let part = await reader?.read(); part && !part.done; part = await reader!.read()) {
+    size += part.value.byteLength;
+    if (size > max) {
+      await reader!.cancel();
+      throw new Error(`CRL exceeds ${max} bytes`);
+    }
+    chunks.push(part.value);
+  }
+  return new Uint8Array(Buffer.concat(chunks, size));
+}
+
 export class CrlChecker {
   private readonly cache = new Map<string, CachedCrl>();
   private readonly inflight = new Map<string, Promise<CachedCrl>>();
@@ -125,8 +141,7 @@ export class CrlChecker {
     if (!response.ok) throw new Error(`download failed: HTTP ${response.status}`);
     const length = Number(response.headers.get('content-length') ?? 0);
     if (length > MAX_CRL_BYTES) throw new Error(`CRL of ${length} bytes exceeds ${MAX_CRL_BYTES}`);
-    const body = new Uint8Array(await response.arrayBuffer());
-    if (body.byteLength > MAX_CRL_BYTES) throw new Error(`CRL of ${body.byteLength} bytes exceeds ${MAX_CRL_BYTES}`);
+    const body = await boundedBody(response, MAX_CRL_BYTES);
 
     let crl: X509Crl;
     try {
