@@ -83,6 +83,8 @@ export class LmdbStorageEngine implements StorageEngine {
   private readonly auditRetentionMs: number;
   private readonly logger: Logger;
   private readonly dbs = new Map<string, Database>();
+  /** Databases whose drop is closing their environment (settles when the file is gone). */
+  private readonly dropping = new Map<string, Promise<void>>();
   private readonly commitListeners = new Set<CommitListener>();
   private readonly schemaListeners = new Set<SchemaListener>();
   /** Constructed without I/O (the plugin binds it at register time); usable between open() and close(). */
@@ -189,8 +191,11 @@ export class LmdbStorageEngine implements StorageEngine {
   }
 
   async createDatabase(database: string): Promise<void> {
-    if (this.databases().has(database)) throw new OperationError(400, `database '${database}' already exists`);
     assertName('database', database);
+    // A drop of this name still closing its environment: the new one must not open the same
+    // file (two environments on one file deadlock, and the drop then deletes the file under it).
+    await this.dropping.get(database);
+    if (this.databases().has(database)) throw new OperationError(400, `database '${database}' already exists`);
     this.openDatabase(database);
     this.emitSchema({ type: 'database-created', database });
   }
@@ -199,9 +204,17 @@ export class LmdbStorageEngine implements StorageEngine {
     if (database === SYSTEM_DATABASE) throw new OperationError(400, `database '${SYSTEM_DATABASE}' cannot be dropped`);
     const db = this.requireDb(database);
     this.dbs.delete(database);
-    await db.close();
-    rmSync(db.file, { force: true });
-    rmSync(db.file + '-lock', { force: true });
+    const dropped = (async () => {
+      await db.close();
+      rmSync(db.file, { force: true });
+      rmSync(db.file + '-lock', { force: true });
+    })();
+    this.dropping.set(database, dropped.catch(() => undefined));
+    try {
+      await dropped;
+    } finally {
+      this.dropping.delete(database);
+    }
     this.emitSchema({ type: 'database-dropped', database });
   }
 

@@ -212,3 +212,29 @@ test('create_attribute and drop_attribute rewrite a table larger than one scan c
     await t.close();
   }
 });
+
+// A regression deadlocks (two environments on one file): the timeout turns that into a failure.
+test('a database created again while its drop is still closing gets a fresh file that survives a restart', { timeout: 30_000 }, async () => {
+  const t = await openTempEngine();
+  try {
+    let engine = t.engine;
+    for (let round = 0; round < 5; round++) {
+      await engine.createDatabase('my');
+      await engine.createTable('my', 't', { primaryKey: 'id' });
+      // All at once: writes still queued when the drop starts closing the environment, and a create of the same name.
+      const writes = Array.from({ length: 20 }, (_, i) => engine.write('my', [{ type: 'insert', table: 't', record: { id: i } }]));
+      const drop = engine.dropDatabase('my');
+      const create = engine.createDatabase('my');
+      await Promise.all([...writes, drop, create]);
+      await engine.createTable('my', 'fresh', { primaryKey: 'id' });
+      await engine.write('my', [{ type: 'insert', table: 'fresh', record: { id: round } }]);
+      assert.deepEqual(engine.listTables('my').map((d) => d.name), ['fresh'], 'the dropped tables are gone');
+      assert.equal(engine.tableStats('my', 'fresh').recordCount, 1);
+      engine = await t.reopen();
+      assert.equal(engine.get('my', 'fresh', [round])[0]?.id, round, 'the new database was written to a file that still exists');
+      await engine.dropDatabase('my');
+    }
+  } finally {
+    await t.close();
+  }
+});
