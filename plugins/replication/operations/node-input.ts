@@ -42,9 +42,18 @@ export function parseStartTime(value: unknown): number | undefined {
   return ms;
 }
 
+/** A host name or IP address (IPv6 with or without brackets): what goes into the peer's URL. */
+const HOST = /^[\w.\-:[\]]{1,253}$/;
+
+/** Printable ASCII: the value is sent as an HTTP header. */
+const HEADER_VALUE = /^[\x20-\x7e]+$/;
+
 function parseAuthorization(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  if (typeof value === 'string' && value.trim() !== '') {
+    if (!HEADER_VALUE.test(value.trim())) throw bad(`'authorization' must be printable ASCII (it is sent as an HTTP header)`);
+    return value.trim();
+  }
   if (typeof value === 'object' && !Array.isArray(value)) {
     const { username, password } = value as { username?: unknown; password?: unknown };
     if (typeof username === 'string' && typeof password === 'string') {
@@ -59,6 +68,7 @@ export function parseNodeInput(body: Record<string, unknown>): NodeInput {
   const url = optionalString(body, 'url');
   if (url !== undefined && urlHost(url) === undefined) throw bad(`'url' must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
   if (hostname === undefined && url === undefined) throw bad(`'hostname' or 'url' is required`);
+  if (hostname !== undefined && !HOST.test(hostname)) throw bad(`'hostname' must be a host name or IP address, got ${JSON.stringify(hostname.slice(0, 100))}`);
   if (body.verify_tls !== undefined && typeof body.verify_tls !== 'boolean') throw bad(`'verify_tls' must be a boolean`);
   if (body.retain_authorization !== undefined && typeof body.retain_authorization !== 'boolean') {
     throw bad(`'retain_authorization' must be a boolean`);

@@ -1,5 +1,5 @@
 /** add_node (set_node), update_node, remove_node, configure_cluster: shapes and messages as Harper 4.7. */
-import { isOperationError, OperationError, type Logger, type OperationDefinition } from '../../../kernel/index.js';
+import { isOperationError, isPlainObject, OperationError, type Logger, type OperationDefinition } from '../../../kernel/index.js';
 import type { Cluster } from '../cluster.js';
 import { parseNodeInput, parseNodeName, type NodeInput } from './node-input.js';
 
@@ -7,11 +7,21 @@ const FAILED_ALL = 'Failed to configure the cluster. Check the logs for more det
 const PARTIAL =
   'Configure cluster was partially successful. Errors occurred when attempting to configure the following nodes. Check the logs for more details.';
 
-function parseConnections(body: Record<string, unknown>): unknown[] {
+/** Every connection is checked up front: a malformed one is the caller's error (400), not a failed join. */
+function parseConnections(body: Record<string, unknown>): { label: string; input: NodeInput }[] {
   const { connections } = body;
   if (connections === undefined || connections === null) throw new OperationError(400, `'connections' is required`);
   if (!Array.isArray(connections)) throw new OperationError(400, `'connections' must be an array`);
-  return connections;
+  return connections.map((connection: unknown, i) => {
+    if (!isPlainObject(connection)) throw new OperationError(400, `'connections[${i}]' must be an object`);
+    try {
+      const input = parseNodeInput(connection);
+      return { label: input.hostname ?? input.url!, input };
+    } catch (error) {
+      if (isOperationError(error)) throw new OperationError(400, `connections[${i}]: ${error.message}`);
+      throw error;
+    }
+  });
 }
 
 export function nodeOperations(cluster: () => Cluster, logger: Logger): OperationDefinition<any, any>[] {
@@ -34,18 +44,16 @@ export function nodeOperations(cluster: () => Cluster, logger: Logger): Operatio
     input: (body) => ({ name: parseNodeName(body) }),
     handler: async ({ name }) => ({ message: await cluster().removeNode(name) }),
   };
-  const configureCluster: OperationDefinition<{ connections: unknown[] }, unknown> = {
+  const configureCluster: OperationDefinition<{ connections: { label: string; input: NodeInput }[] }, unknown> = {
     name: 'configure_cluster',
     permission: 'super_user',
     input: (body) => ({ connections: parseConnections(body) }),
     handler: async ({ connections }) => {
       const results: { node_name?: string; response: string }[] = [];
       const failed: string[] = [];
-      for (const [i, connection] of connections.entries()) {
-        const body = typeof connection === 'object' && connection !== null ? (connection as Record<string, unknown>) : {};
-        const label = String(body.hostname ?? body.node_name ?? body.name ?? body.url ?? `connections[${i}]`);
+      for (const { label, input } of connections) {
         try {
-          results.push({ response: await cluster().addNode(parseNodeInput(body)) });
+          results.push({ response: await cluster().addNode(input) });
         } catch (error) {
           const message = isOperationError(error) || error instanceof Error ? error.message : String(error);
           logger.warn('configure_cluster could not add a node', { node: label, error: message });

@@ -85,6 +85,21 @@ describe('cluster membership errors and routes', () => {
     assert.deepEqual(await nodeNames(a), [A, B]);
   });
 
+  it('malformed peers are 400s naming the parameter, not failed joins', async () => {
+    assert.deepEqual(await op(a.url, { operation: 'configure_cluster', connections: [1] }), {
+      status: 400, body: { error: "'connections[0]' must be an object" },
+    });
+    const http = await op(a.url, { operation: 'configure_cluster', connections: [{ hostname: B }, { url: 'http://x' }] });
+    assert.equal(http.status, 400);
+    assert.match(http.body.error, /^connections\[1\]: 'url' must be a ws:\/\/ or wss:\/\/ URL/);
+    const host = await op(a.url, { operation: 'add_node', hostname: "x'; DROP\u0000" });
+    assert.equal(host.status, 400);
+    assert.match(host.body.error, /^'hostname' must be a host name or IP address/);
+    const header = await op(a.url, { operation: 'add_node', hostname: B, authorization: 'Basic é' });
+    assert.deepEqual(header, { status: 400, body: { error: "'authorization' must be printable ASCII (it is sent as an HTTP header)" } });
+    assert.deepEqual(await nodeNames(a), [A, B], 'nothing joined or left');
+  });
+
   it('retained credentials live only in an owner-only local file, never in hdb_nodes', async () => {
     const file = join(a.rootPath, 'keys', 'replication-credentials.json');
     assert.equal(statSync(file).mode & 0o777, 0o600);
