@@ -27,6 +27,8 @@ const BODY_CREDENTIALS: ReadonlyMap<string, readonly string[]> = new Map([
  */
 const UNVERIFIED_BODY_LIMIT = 64 * 1024;
 
+const TOO_DEEP = 'The request is nested too deeply to process';
+
 /** The Authorization header's outcome, checked before the body is read. */
 type Caller = { readonly principal: Principal } | { readonly error: unknown };
 
@@ -45,6 +47,8 @@ export function createOperationsApp({ registry, auth, config, logger }: Operatio
 
   const fail = (error: unknown, operation: string | undefined): Response => {
     if (isOperationError(error)) return reply(error.status, error.body);
+    // Only input nested thousands deep (conditions, sort chains, SQL expressions) recurses this far.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) return reply(400, { error: TOO_DEEP });
     const message = error instanceof Error ? error.message : String(error);
     logger.error('Operation failed', { operation, error: message, stack: (error as Error)?.stack });
     return reply(500, { error: message });

@@ -27,7 +27,8 @@ export function prepareWrite(tx: Transaction, write: LocalWrite): PrimaryKey {
   if (!isPlainObject(write.record)) throw new OperationError(400, `Each record written to '${tableLabel(t)}' must be an object`);
   // Names the table already has were checked when they were added.
   for (const attr of Object.keys(write.record)) if (!t.attributeNames.has(attr)) assertAttributeName(attr, tableLabel(t));
-  const given = write.record[t.def.primaryKey];
+  // Own property only: a key named like an Object.prototype member ('constructor') must not read the inherited one.
+  const given = Object.hasOwn(write.record, t.def.primaryKey) ? write.record[t.def.primaryKey] : undefined;
   if (given !== undefined && given !== null) return isValidPrimaryKey(given) ? given : assertPrimaryKey(given, tableLabel(t));
   if (write.type === 'update') {
     throw new OperationError(400, 'a valid hash attribute must be provided with update record, check log for more info');

@@ -38,7 +38,8 @@ const isMissingKey = (value: unknown): boolean => value === undefined || value =
 const checkKeys = (definition: TableDefinition, records: readonly DataRecord[], required: boolean): void => {
   const key = definition.primaryKey;
   for (let i = 0; i < records.length; i++) {
-    const value = records[i]![key];
+    // Own properties only: a key named like an Object.prototype member ('constructor') is absent, not inherited.
+    const value = Object.hasOwn(records[i]!, key) ? records[i]![key] : undefined;
     if (isMissingKey(value)) {
       if (required) throw invalid('a valid hash attribute must be provided with update record, check log for more info');
     } else if (!isPrimaryKey(value)) {
@@ -50,7 +51,7 @@ const checkKeys = (definition: TableDefinition, records: readonly DataRecord[], 
 /** A null or empty-string key counts as absent, so the storage generates one, as Harper does. */
 const withoutMissingKey = (definition: TableDefinition, record: DataRecord): DataRecord => {
   const key = definition.primaryKey;
-  if (record[key] === undefined || !isMissingKey(record[key])) return record;
+  if (!Object.hasOwn(record, key) || !isMissingKey(record[key])) return record;
   const rest = { ...record };
   delete rest[key];
   return rest;

@@ -129,6 +129,15 @@ describe('insert, update, upsert, delete', () => {
   });
   after(() => h.close());
 
+  it('a primary key named like an Object.prototype member is generated when absent, not inherited', async () => {
+    await h.call('create_table', { database: 'dev', table: 'proto', primary_key: 'constructor' });
+    const inserted = await h.call('insert', { database: 'dev', table: 'proto', records: [{ v: 2 }] });
+    assert.equal(inserted.inserted_hashes.length, 1);
+    assert.ok(['string', 'number'].includes(typeof inserted.inserted_hashes[0]), 'a generated key, not the inherited function');
+    const [row] = await h.call('search_by_id', { database: 'dev', table: 'proto', ids: inserted.inserted_hashes, get_attributes: ['constructor', 'v'] });
+    assert.deepEqual(row, { constructor: inserted.inserted_hashes[0], v: 2 });
+  });
+
   it('insert reports inserted and skipped keys; legacy schema works', async () => {
     assert.deepEqual(await h.call('insert', { database: 'dev', table: 'dog', records: DOGS.slice(0, 4) }), {
       message: 'inserted 4 of 4 records',

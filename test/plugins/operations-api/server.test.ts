@@ -370,6 +370,22 @@ describe('operations API body limits before the caller is verified (default maxB
     assert.equal(verified.status, 200, JSON.stringify(verified.body));
   });
 
+  it('input nested thousands deep is a 400, and the node keeps serving', async () => {
+    const admin = basic('admin', PASSWORD);
+    assert.equal((await send(JSON.stringify({ operation: 'create_database', database: 'deep' }), admin)).status, 200);
+    assert.equal((await send(JSON.stringify({ operation: 'create_table', database: 'deep', table: 't', primary_key: 'id' }), admin)).status, 200);
+    // Built as text: JSON.stringify itself would overflow this test's stack.
+    const DEPTH = 20_000;
+    const leaf = '[{"search_attribute":"id","search_type":"equals","search_value":1}]';
+    const conditions = '[{"operator":"and","conditions":'.repeat(DEPTH) + leaf + '}]'.repeat(DEPTH);
+    const deep = await send(`{"operation":"search_by_conditions","database":"deep","table":"t","conditions":${conditions}}`, admin);
+    assert.deepEqual(deep, { status: 400, body: { error: 'The request is nested too deeply to process' } });
+    const sql = `SELECT * FROM deep.t WHERE ${Array.from({ length: 20_000 }, (_, i) => `id = ${i}`).join(' OR ')}`;
+    const wide = await send(JSON.stringify({ operation: 'sql', sql }), admin);
+    assert.ok(wide.status === 200 || wide.status === 400, JSON.stringify(wide).slice(0, 200));
+    assert.equal((await send(JSON.stringify({ operation: 'describe_all' }), admin)).status, 200);
+  });
+
   it('still serves the operations that carry their own credentials without a header', async () => {
     const tokens = await send(JSON.stringify({ operation: 'create_authentication_tokens', username: 'admin', password: PASSWORD }));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
