@@ -20,6 +20,7 @@ import type { Authenticator } from '../auth/tokens.js';
 import type { ConnectionManager } from './connection-manager.js';
 import { field, HELLO, OPERATION, OPERATION_RESULT, PATH, PROTOCOL, REJECT, VERSION, WELCOME, type NodeOperation } from './handshake.js';
 import { peerCertificateOf, type PeerCertificate } from './peer-certificate.js';
+import { isNodeName } from './routes.js';
 import type { PeerTrust } from './peer-trust.js';
 import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 
@@ -121,6 +122,8 @@ export class ReplicationListener {
     const [type, payload] = await channel.next(FIRST_FRAME_TIMEOUT_MS, 'HELLO');
     if (type !== OPERATION && type !== HELLO) return channel.close(1002, 'Expected HELLO');
     const claimed = String(field(payload, type === HELLO ? 'node' : 'name'));
+    // Names key hdb_nodes rows and version vectors, which replicate to every member.
+    if (!isNodeName(claimed)) return this.reject(channel, `invalid node name ${JSON.stringify(claimed.slice(0, 100))}`, false);
     if (auth.certificate) {
       // A presented certificate must identify the node the frame claims to come from, and not be revoked.
       const refusal = await this.deps.trust!.refusal(claimed, auth.certificate);

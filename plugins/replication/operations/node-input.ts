@@ -1,6 +1,6 @@
 /** Validation of add_node / update_node / remove_node bodies (Harper's parameter names). */
 import { isPlainObject, OperationError } from '../../../kernel/index.js';
-import { parseFlow, urlHost } from '../routes.js';
+import { isNodeName, nodeUrl, parseFlow, urlHost } from '../routes.js';
 
 export interface NodeInput {
   readonly hostname?: string;
@@ -42,9 +42,6 @@ export function parseStartTime(value: unknown): number | undefined {
   return ms;
 }
 
-/** A host name or IP address (IPv6 with or without brackets): what goes into the peer's URL. */
-const HOST = /^[\w.\-:[\]]{1,253}$/;
-
 /** Printable ASCII: the value is sent as an HTTP header. */
 const HEADER_VALUE = /^[\x20-\x7e]+$/;
 
@@ -68,7 +65,9 @@ export function parseNodeInput(body: Record<string, unknown>): NodeInput {
   const url = optionalString(body, 'url');
   if (url !== undefined && urlHost(url) === undefined) throw bad(`'url' must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
   if (hostname === undefined && url === undefined) throw bad(`'hostname' or 'url' is required`);
-  if (hostname !== undefined && !HOST.test(hostname)) throw bad(`'hostname' must be a host name or IP address, got ${JSON.stringify(hostname.slice(0, 100))}`);
+  if (hostname !== undefined && (!isNodeName(hostname) || urlHost(nodeUrl('ws', hostname, 9933)) === undefined)) {
+    throw bad(`'hostname' must be a host name or IP address, got ${JSON.stringify(hostname.slice(0, 100))}`);
+  }
   if (body.verify_tls !== undefined && typeof body.verify_tls !== 'boolean') throw bad(`'verify_tls' must be a boolean`);
   if (body.retain_authorization !== undefined && typeof body.retain_authorization !== 'boolean') {
     throw bad(`'retain_authorization' must be a boolean`);
