@@ -15,23 +15,30 @@ const MAX_ATTRIBUTE_NAME_BYTES = 250;
 /** Sorts after every key element we store (0xff never occurs in UTF-8). */
 export const MAX_KEY_ELEMENT = new Uint8Array([0xff]);
 
+/**
+ * An unpaired UTF-16 surrogate: it has no UTF-8 form, so a key or name holding
+ * one would be stored mangled and differ between nodes.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const isWellFormedText = (text: string): boolean => !LONE_SURROGATE.test(text);
+
 export const isValidPrimaryKey = (id: unknown): id is PrimaryKey =>
   (typeof id === 'number' && Number.isFinite(id)) ||
-  (typeof id === 'string' && id.length > 0 && Buffer.byteLength(id) <= MAX_PRIMARY_KEY_BYTES);
+  (typeof id === 'string' && id.length > 0 && Buffer.byteLength(id) <= MAX_PRIMARY_KEY_BYTES && isWellFormedText(id));
 
 export function assertPrimaryKey(id: unknown, table: string): PrimaryKey {
   if (!isValidPrimaryKey(id)) {
     throw new OperationError(
       400,
-      `Invalid primary key ${JSON.stringify(id) ?? String(id)} for table '${table}': must be a finite number or a non-empty string of at most ${MAX_PRIMARY_KEY_BYTES} bytes`,
+      `Invalid primary key ${JSON.stringify(id) ?? String(id)} for table '${table}': must be a finite number or a non-empty, well-formed Unicode string of at most ${MAX_PRIMARY_KEY_BYTES} bytes`,
     );
   }
   return id;
 }
 
 export function assertAttributeName(name: string, table: string): void {
-  if (name.length === 0 || Buffer.byteLength(name) > MAX_ATTRIBUTE_NAME_BYTES || name === '__proto__') {
-    throw new OperationError(400, `Invalid attribute name '${name}' in table '${table}': must be 1 to ${MAX_ATTRIBUTE_NAME_BYTES} bytes`);
+  if (name.length === 0 || Buffer.byteLength(name) > MAX_ATTRIBUTE_NAME_BYTES || name === '__proto__' || !isWellFormedText(name)) {
+    throw new OperationError(400, `Invalid attribute name ${JSON.stringify(name)} in table '${table}': must be 1 to ${MAX_ATTRIBUTE_NAME_BYTES} bytes of well-formed Unicode`);
   }
 }
 

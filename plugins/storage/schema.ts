@@ -1,6 +1,6 @@
 /** Database and table name checks, table-definition builders and the built-in `system` database. */
 import { OperationError } from '../../kernel/index.js';
-import { assertAttributeName } from './keys.js';
+import { assertAttributeName, isWellFormedText } from './keys.js';
 import type { AttributeDefinition, CreateTableOptions, TableDefinition } from './tokens.js';
 
 export const SYSTEM_DATABASE = 'system';
@@ -10,7 +10,7 @@ export const UPDATED_TIME = '__updatedtime__';
 export function assertName(kind: 'database' | 'table', name: unknown): asserts name is string {
   // Names become file and sub-database names: no separators, no dot-only names; and keys
   // of describe_all's objects, where `__proto__` would set the prototype instead.
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name) || name === '__proto__') {
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200 || /[/\\\0]/.test(name) || /^\.+$/.test(name) || name === '__proto__' || !isWellFormedText(name)) {
     throw new OperationError(400, `Invalid ${kind} name '${String(name)}'`);
   }
 }

@@ -319,3 +319,20 @@ test('readLog pages by entries and by operations, never returning an empty page 
     await t.close();
   }
 });
+
+test('keys and names must be well-formed Unicode (a lone surrogate has no UTF-8 form); emoji are fine', async () => {
+  const t = await openTempEngine();
+  try {
+    const { engine } = t;
+    await rejectsWith(() => engine.createDatabase('db\ud800'), 400, /^Invalid database name/);
+    await engine.createDatabase('dev');
+    await rejectsWith(() => engine.createTable('dev', '\udc00t', { primaryKey: 'id' }), 400, /^Invalid table name/);
+    await engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    await rejectsWith(() => engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 'a\ud800' } }]), 400, /well-formed Unicode/);
+    await rejectsWith(() => engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 1, ['\udc00']: 1 } }]), 400, /well-formed Unicode/);
+    await engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: '🐕', ['🦴']: 'bone' } }]);
+    assert.equal(engine.get('dev', 'dog', ['🐕'])[0]?.['🦴'], 'bone');
+  } finally {
+    await t.close();
+  }
+});
