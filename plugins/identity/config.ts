@@ -7,6 +7,7 @@
  */
 import { hostname as osHostname } from 'node:os';
 import { ConfigError, parseListenAddress, type ConfigParser } from '../../kernel/index.js';
+import { isNodeName } from './tokens.js';
 
 export interface IdentityConfig {
   readonly name: string;
@@ -22,8 +23,8 @@ const isUnset = (value: unknown): boolean => value === undefined || value === nu
 
 function explicitHostname(value: unknown): string {
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
-  if (typeof text !== 'string' || !/^[^\s/\\]+$/.test(text.trim())) {
-    throw new ConfigError('replication.hostname', `expected a host name without spaces or slashes, got ${JSON.stringify(value)}`);
+  if (typeof text !== 'string' || !isNodeName(text.trim())) {
+    throw new ConfigError('replication.hostname', `expected a host name without spaces, slashes or control characters, at most 253 characters, got ${JSON.stringify(value)}`);
   }
   return text.trim();
 }

@@ -10,3 +10,11 @@ export interface NodeIdentity {
 }
 
 export const NodeIdentity = createToken<NodeIdentity>('identity.node');
+
+/**
+ * A valid node name, this node's own (replication.hostname) or one a peer
+ * claims: no whitespace, slashes or control characters, at most a DNS name's
+ * length, and never `__proto__` (names key plain objects such as version
+ * vectors).
+ */
+export const isNodeName = (name: string): boolean => /^[^\s/\\\x00-\x1f\x7f]{1,253}$/.test(name) && name !== '__proto__';

@@ -17,10 +17,10 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeServer, listenServer, type ListenAddress, type Logger, type Principal } from '../../kernel/index.js';
 import type { Authenticator } from '../auth/tokens.js';
+import { isNodeName } from '../identity/tokens.js';
 import type { ConnectionManager } from './connection-manager.js';
 import { field, HELLO, OPERATION, OPERATION_RESULT, PATH, PROTOCOL, REJECT, VERSION, WELCOME, type NodeOperation } from './handshake.js';
 import { peerCertificateOf, type PeerCertificate } from './peer-certificate.js';
-import { isNodeName } from './routes.js';
 import type { PeerTrust } from './peer-trust.js';
 import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 

@@ -54,14 +54,6 @@ export const nodeUrl = (scheme: 'ws' | 'wss', host: string, port: number): strin
 /** Serials compare as upper-case hex without separators or leading zeros. */
 export const normalizeSerial = (serial: string): string => serial.replace(/[^0-9a-f]/gi, '').replace(/^0+(?=.)/, '').toUpperCase();
 
-/**
- * A node name a peer may claim or a caller may give: what replication.hostname
- * accepts (no whitespace or slashes), no control characters, at most a DNS
- * name's length, and never `__proto__` (names key plain objects such as
- * version vectors).
- */
-export const isNodeName = (name: string): boolean => /^[^\s/\\\x00-\x1f\x7f]{1,253}$/.test(name) && name !== '__proto__';
-
 /** The host of a ws/wss URL (IPv6 brackets removed), or undefined when not such a URL. */
 export function urlHost(url: string): string | undefined {
   try {

@@ -44,6 +44,9 @@ describe('identity: node name', () => {
 
   test('malformed values are ConfigErrors naming the key', () => {
     assert.throws(() => nameOf({ 'replication.hostname': 'has space' }), failsOn('replication.hostname'));
+    // The rule peers apply to a claimed name (isNodeName): a node must not configure a name they would refuse.
+    assert.throws(() => nameOf({ 'replication.hostname': '__proto__' }), failsOn('replication.hostname'));
+    assert.throws(() => nameOf({ 'replication.hostname': 'x'.repeat(254) }), failsOn('replication.hostname'));
     assert.throws(() => nameOf({ 'replication.hostname': { a: 1 } }), failsOn('replication.hostname'));
     assert.throws(() => nameOf({ 'replication.url': 'not a url' }), failsOn('replication.url'));
     assert.throws(() => nameOf({ 'replication.url': 42 }), failsOn('replication.url'));

@@ -1,6 +1,7 @@
 /** Validation of add_node / update_node / remove_node bodies (Harper's parameter names). */
 import { isPlainObject, OperationError } from '../../../kernel/index.js';
-import { isNodeName, nodeUrl, parseFlow, urlHost } from '../routes.js';
+import { isNodeName } from '../../identity/tokens.js';
+import { nodeUrl, parseFlow, urlHost } from '../routes.js';
 
 export interface NodeInput {
   readonly hostname?: string;

@@ -2,6 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { pack, unpack } from 'msgpackr';
+import WebSocket, { type ClientOptions } from 'ws';
+import { HELLO, PROTOCOL, VERSION } from '../../../plugins/replication/handshake.js';
 import { ADMIN, op, startNode, waitFor, type NodeHandle } from '../../helpers/node-process.js';
 
 export const CLUSTER_PLUGINS = ['identity', 'storage', 'auth', 'http', 'operations-api', 'replication', 'gossip'];
@@ -113,3 +116,18 @@ export async function waitForSameContents(
 }
 
 export const ids = (rows: readonly Record<string, unknown>[]): unknown[] => rows.map((r) => r.id);
+
+/** Opens a replication socket at `url`, sends a HELLO for `dev` claiming `node`, and resolves with the first frame answered. */
+export function helloAnswer(url: string, node: string, expect: string, options: ClientOptions = {}): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
+    const ws = new WebSocket(url, PROTOCOL, options);
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    ws.on('open', () => ws.send(pack([HELLO, { v: VERSION, node, database: 'dev', expect }])));
+    ws.on('message', (data: Buffer) => {
+      clearTimeout(timer);
+      resolve(unpack(data));
+      ws.terminate();
+    });
+    ws.on('error', () => undefined);
+  });
+}

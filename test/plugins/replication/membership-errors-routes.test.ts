@@ -8,11 +8,9 @@ import assert from 'node:assert/strict';
 import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pack, unpack } from 'msgpackr';
-import WebSocket from 'ws';
-import { HELLO, PATH, PROTOCOL, REJECT, VERSION } from '../../../plugins/replication/handshake.js';
+import { PATH, REJECT } from '../../../plugins/replication/handshake.js';
 import { ADMIN, op, startNode, stopAllNodes, type NodeHandle } from '../../helpers/node-process.js';
-import { CLUSTER_PLUGINS, ok, startClusterNode, waitForSameContents } from './helpers.js';
+import { CLUSTER_PLUGINS, helloAnswer, ok, startClusterNode, waitForSameContents } from './helpers.js';
 
 const A = '127.0.11.1';
 const B = '127.0.11.2';
@@ -106,17 +104,7 @@ describe('cluster membership errors and routes', () => {
   it('a peer claiming an invalid node name is refused, even with super_user credentials', async () => {
     const authorization = `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`;
     for (const name of ['__proto__', '', 'a b', 'x'.repeat(300)]) {
-      const answer = await new Promise<unknown>((resolve, reject) => {
-        const ws = new WebSocket(`ws://${A}:9933${PATH}`, PROTOCOL, { headers: { authorization } });
-        const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-        ws.on('open', () => ws.send(pack([HELLO, { v: VERSION, node: name, database: 'dev', expect: A }])));
-        ws.on('message', (data: Buffer) => {
-          clearTimeout(timer);
-          resolve(unpack(data));
-          ws.terminate();
-        });
-        ws.on('error', () => undefined);
-      });
+      const answer = await helloAnswer(`ws://${A}:9933${PATH}`, name, A, { headers: { authorization } });
       assert.deepEqual(answer, [REJECT, { reason: `invalid node name ${JSON.stringify(name.slice(0, 100))}`, reconnect: false }]);
     }
     assert.deepEqual(await nodeNames(a), [A, B]);

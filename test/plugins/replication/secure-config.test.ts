@@ -14,12 +14,10 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pack, unpack } from 'msgpackr';
-import WebSocket from 'ws';
-import { HELLO, PATH, PROTOCOL, REJECT, VERSION } from '../../../plugins/replication/handshake.js';
+import { PATH, REJECT } from '../../../plugins/replication/handshake.js';
 import { createTestCa, createTestCrl, createTestLeaf, writePemFiles, type TestCertificate } from '../../helpers/test-pki.js';
 import { ADMIN, op, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
-import { createTable, hdbNodes, ids, logText, ok, presentedSerial, startSecureNode, waitForSameContents } from './helpers.js';
+import { createTable, hdbNodes, helloAnswer, ids, logText, ok, presentedSerial, startSecureNode, waitForSameContents } from './helpers.js';
 
 const [G, H, J, K, L, M, N, O, P, Q] = ['127.0.21.1', '127.0.21.2', '127.0.21.3', '127.0.21.4', '127.0.21.5', '127.0.21.6', '127.0.21.7', '127.0.21.8', '127.0.21.9', '127.0.21.10'];
 /** A name (and address) no node knows. */
@@ -77,17 +75,7 @@ describe('secure replication with configured certificates and retained credentia
 
     it('a trusted certificate of a node no member knows cannot subscribe', async () => {
       const stranger = await leafFor(ca, STRANGER);
-      const answer = await new Promise<unknown>((resolve, reject) => {
-        const ws = new WebSocket(`wss://${H}:9933${PATH}`, PROTOCOL, { key: stranger.keyPem, cert: stranger.pem, rejectUnauthorized: false });
-        const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-        ws.on('open', () => ws.send(pack([HELLO, { v: VERSION, node: STRANGER, database: 'dev', expect: H }])));
-        ws.on('message', (data: Buffer) => {
-          clearTimeout(timer);
-          resolve(unpack(data));
-          ws.terminate();
-        });
-        ws.on('error', () => undefined);
-      });
+      const answer = await helloAnswer(`wss://${H}:9933${PATH}`, STRANGER, H, { key: stranger.keyPem, cert: stranger.pem, rejectUnauthorized: false });
       assert.deepEqual(answer, [REJECT, { reason: `${STRANGER} is not a known node of ${H}`, reconnect: true }]);
     });
   });
