@@ -51,6 +51,7 @@ import { OperationError, type Logger } from '../../kernel/index.js';
 import { decodeEpoch, decodeTableStats, encodeEpoch, EPOCH_KEY, tableStatsKey } from './stats-codec.js';
 import { buildRuntime, tableNotFound, type TableHandles, type TableRuntime } from './table-runtime.js';
 import type { AttributeDefinition, SchemaEvent, TableDefinition, TxnEntry, TxnOperation } from './tokens.js';
+import { DatabaseSnapshot } from './snapshot.js';
 import { metaId, Transaction } from './transaction.js';
 
 /** Table definition as persisted in __schema__ (database and name are implied). */
@@ -139,6 +140,8 @@ export class Database {
   /** Settles when every job run so far has been answered. */
   private completed: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Open read views: closed before the environment is. */
+  private readonly snapshots = new Set<DatabaseSnapshot>();
 
   constructor(
     readonly name: string,
@@ -357,6 +360,14 @@ export class Database {
     }
   }
 
+  /** A consistent view for an initial copy (snapshot.ts). */
+  openSnapshot(): DatabaseSnapshot {
+    if (this.closed) throw new OperationError(400, `database '${this.name}' does not exist`);
+    const snapshot = new DatabaseSnapshot(this.name, this.env, this.logDb, this.tables, this.lastSeq, (s) => this.snapshots.delete(s));
+    this.snapshots.add(snapshot);
+    return snapshot;
+  }
+
   /** Waits for submitted jobs, then closes the environment. */
   async close(): Promise<void> {
     this.closed = true;
@@ -367,6 +378,7 @@ export class Database {
       // An exclusive job hands over to the jobs waiting for it after it is answered.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    for (const snapshot of [...this.snapshots]) snapshot.close();
     await this.env.close();
   }
 }

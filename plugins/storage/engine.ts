@@ -13,10 +13,11 @@ import type { Transaction } from './transaction.js';
 import { HybridLogicalClock } from './hlc.js';
 import { assertAttributeName, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
 import { localOperation, prepareWrite } from './local-writes.js';
-import { compareStamps, isLive, latestStamp, toStoredEntry, withoutAttribute, type RecordState, type Stamp } from './record-state.js';
+import { compareStamps, isLive, latestStamp, withoutAttribute, type RecordState, type Stamp } from './record-state.js';
 import { validateRemote, validateSnapshotEntry } from './remote-validation.js';
 import { cleanupDatabase, type CleanupResult } from './retention.js';
 import { executeSearch, searchSource } from './search.js';
+import { scanTable } from './snapshot.js';
 import { assertName, createSystemTables, dynamicTableAttributes, SYSTEM_DATABASE, schemaDefinedAttributes } from './schema.js';
 import type {
   ApplyRemoteResult,
@@ -33,6 +34,7 @@ import type {
   SchemaListener,
   SearchOptions,
   StorageEngine,
+  StorageSnapshot,
   StoredEntry,
   TableDefinition,
   TableStats,
@@ -362,16 +364,11 @@ export class LmdbStorageEngine implements StorageEngine {
   }
 
   scanEntries(database: string, table: string, options: { after?: PrimaryKey; limit?: number } = {}): StoredEntry[] {
-    const t = this.requireDb(database).requireTable(table, 404);
-    const { after, limit } = options;
-    const out: StoredEntry[] = [];
-    const range = t.handles.primary.getRange(after === undefined ? {} : { start: after });
-    for (const { key, value } of range) {
-      if (after !== undefined && key === after) continue;
-      if (limit !== undefined && out.length >= limit) break;
-      out.push(toStoredEntry(key, value));
-    }
-    return out;
+    return scanTable(this.requireDb(database).requireTable(table, 404).handles.primary, options);
+  }
+
+  openSnapshot(database: string): StorageSnapshot {
+    return this.requireDb(database).openSnapshot();
   }
 
   // ── transaction log ──

@@ -91,6 +91,23 @@ export interface StoredEntry {
   readonly value: DataRecord | null;
 }
 
+/**
+ * One LMDB read transaction over a database, held until close(): every read
+ * sees the database as it was at log position `seq`. It holds back LMDB's
+ * page reuse, so close it promptly; closing the database closes it too.
+ */
+export interface StorageSnapshot {
+  /** Every log entry up to this seq, and none after it, is reflected in the view. */
+  readonly seq: number;
+  /** The tables in the view, in name order. */
+  readonly tables: readonly string[];
+  /** false once closed (by close() or because the database closed). */
+  readonly closed: boolean;
+  /** As StorageEngine.scanEntries, in the view; throws once closed. */
+  scanEntries(table: string, options?: { after?: PrimaryKey; limit?: number }): StoredEntry[];
+  close(): void;
+}
+
 /** Writes another plugin may add to the same LMDB transaction (e.g. a replication cursor). */
 export interface MetaWriter {
   putMeta(key: readonly (string | number)[], value: unknown): void;
@@ -179,8 +196,10 @@ export interface StorageEngine {
   get(database: string, table: string, ids: readonly PrimaryKey[]): (DataRecord | undefined)[];
   /** Live records matching the conditions, ordered by the index used (or primary key). */
   search(database: string, table: string, options: SearchOptions): DataRecord[];
-  /** Stored entries (tombstones included) in key order, one read transaction; for snapshots. */
+  /** Stored entries (tombstones included) in key order, one read transaction per call. */
   scanEntries(database: string, table: string, options?: { after?: PrimaryKey; limit?: number }): StoredEntry[];
+  /** A consistent view of the whole database for an initial copy; close() it when done. */
+  openSnapshot(database: string): StorageSnapshot;
 
   // ── transaction log (the replication feed) ──
   /**

@@ -2,23 +2,25 @@
  * Sender side of an initial copy: every replicated table in name order, each
  * in key order, read in pages of copyBatchSize straight into COPY_BATCH
  * frames (versions, origins and tombstones included), each send awaited so
- * the channel's back-pressure bounds memory. The log position `snapshotSeq`
- * is taken before the first read; the log is then streamed from it, so
- * writes that happen during the copy arrive either in a later page or from
- * the log (or both: record merges are idempotent). That needs the log to
- * still reach `snapshotSeq`: once retention trims past it the copy stops
- * early, and the caller starts a fresh one.
+ * the channel's back-pressure bounds memory. All pages come from ONE storage
+ * snapshot (an LMDB read transaction), so the copy is the database as it was
+ * at the snapshot's log position `snapshotSeq`, and the log is streamed from
+ * there: a write made during the copy arrives once, from the log. A resumed
+ * copy keeps its original `snapshotSeq` (the receiver's cursor) and reads a
+ * newer snapshot; the log from the old position replays what the new one
+ * already holds, and record merges are idempotent. Streaming from
+ * `snapshotSeq` needs the log to still reach it: once retention trims past it
+ * the copy stops early, and the caller starts a fresh one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PrimaryKey, StorageEngine, StoredEntry } from '../../storage/tokens.js';
+import type { PrimaryKey, StorageEngine, StorageSnapshot, StoredEntry } from '../../storage/tokens.js';
 import type { Frame } from './channel.js';
 import { copyBatchFrame, copyDoneFrame, toWireEntry, type CopyCursor, type WireEntry } from './frames.js';
 import type { PeerFilter } from './routing.js';
 import type { SchemaAnnouncer } from './schema-sync.js';
 
 export interface CopyPlan {
-  readonly snapshotSeq: number;
-  /** Where an interrupted copy continues; absent: from the start. */
+  /** Where an interrupted copy continues, at its own snapshotSeq; absent: from the start, at a new snapshot. */
   readonly resume?: CopyCursor;
   readonly startTime?: number;
 }
@@ -37,37 +39,48 @@ export interface CopyContext {
   progress(percent: number): void;
 }
 
-/** true when the copy completed; false when the session closed or the log stopped reaching the snapshot. */
-export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<boolean> {
+/**
+ * `snapshotSeq`: the log seq to stream from once complete. Incomplete when the
+ * session closed, the database closed, or the log stopped reaching snapshotSeq.
+ */
+export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<{ snapshotSeq: number; complete: boolean }> {
+  const snapshot = ctx.storage.openSnapshot(ctx.database);
+  try {
+    const snapshotSeq = plan.resume?.snapshotSeq ?? snapshot.seq;
+    return { snapshotSeq, complete: await copySnapshot(ctx, plan, snapshot, snapshotSeq) };
+  } finally {
+    snapshot.close();
+  }
+}
+
+async function copySnapshot(ctx: CopyContext, plan: CopyPlan, snapshot: StorageSnapshot, snapshotSeq: number): Promise<boolean> {
   const { storage, database, filter } = ctx;
-  const tables = storage
-    .listTables(database)
-    .map((t) => t.name)
-    .filter((name) => filter.tableAllowed(name) && (!plan.resume || name >= plan.resume.table))
-    .sort();
+  const stopped = () => ctx.isClosed() || snapshot.closed || !ctx.logReaches(snapshotSeq);
+  const tables = snapshot.tables.filter((name) => filter.tableAllowed(name) && (!plan.resume || name >= plan.resume.table));
   // Live record counts: tombstones make the scan a little longer, hence the cap below 100 until done.
-  const total = tables.reduce((sum, name) => sum + storage.tableStats(database, name).recordCount, 0);
+  const total = tables.reduce((sum, name) => sum + (storage.getTable(database, name) ? storage.tableStats(database, name).recordCount : 0), 0);
   let scanned = 0;
   for (const table of tables) {
     if (!storage.getTable(database, table)) continue;
     await ctx.schemas.ensure(table);
     let after: PrimaryKey | undefined = plan.resume?.table === table ? plan.resume.afterKey : undefined;
     for (;;) {
-      if (ctx.isClosed() || !ctx.logReaches(plan.snapshotSeq)) return false;
+      if (stopped()) return false;
+      // Dropped since the snapshot: its rows are not sent (the drop reached the peer as a schema change).
       if (!storage.getTable(database, table)) break;
-      const page = storage.scanEntries(database, table, { ...(after !== undefined ? { after } : {}), limit: ctx.batchSize });
+      const page = snapshot.scanEntries(table, { ...(after !== undefined ? { after } : {}), limit: ctx.batchSize });
       if (page.length === 0) break;
       after = page[page.length - 1]!.id;
       scanned += page.length;
       const percent = total === 0 ? 99 : Math.min(99, Math.floor((scanned * 100) / total));
       ctx.progress(percent);
-      await ctx.send(copyBatchFrame(table, wireEntries(ctx.filter, table, page, plan.startTime), after, plan.snapshotSeq, percent));
+      await ctx.send(copyBatchFrame(table, wireEntries(ctx.filter, table, page, plan.startTime), after, snapshotSeq, percent));
       if (page.length < ctx.batchSize) break;
       if (ctx.batchDelay > 0) await sleep(ctx.batchDelay);
     }
   }
-  if (ctx.isClosed() || !ctx.logReaches(plan.snapshotSeq)) return false;
-  await ctx.send(copyDoneFrame(plan.snapshotSeq));
+  if (stopped()) return false;
+  await ctx.send(copyDoneFrame(snapshotSeq));
   ctx.progress(100);
   return true;
 }

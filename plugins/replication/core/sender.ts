@@ -202,10 +202,9 @@ class SenderSession implements Session {
     return { copy: this.copyPlan(sub) };
   }
 
-  /** Resumes an interrupted copy at its own snapshot, or (no `resume`) starts a fresh one at the current head. */
+  /** Resumes an interrupted copy at its own snapshot, or (no `resume`) starts a fresh one at a new snapshot. */
   private copyPlan(sub: Subscription, resume?: CopyCursor): CopyPlan {
     return {
-      snapshotSeq: resume?.snapshotSeq ?? this.deps.storage.lastSeq(this.deps.database),
       ...(resume ? { resume } : {}),
       ...(sub.startTime !== undefined ? { startTime: sub.startTime } : {}),
     };
@@ -237,7 +236,7 @@ class SenderSession implements Session {
       }
       const { copy } = next;
       this.deps.logger.info('initial copy', { peer: this.deps.peerNode, database: this.deps.database, resume: copy.resume ?? null });
-      const complete = await runInitialCopy(
+      const { snapshotSeq, complete } = await runInitialCopy(
         {
           storage: this.deps.storage,
           database: this.deps.database,
@@ -253,8 +252,11 @@ class SenderSession implements Session {
         copy,
       );
       this.copyProgress = undefined;
-      if (!complete && !this.closeInfo) this.logTrimmed(copy.snapshotSeq);
-      next = complete ? { from: copy.snapshotSeq } : { copy: this.copyPlan(sub) };
+      if (!complete && !this.closeInfo) {
+        if (this.logReaches(snapshotSeq)) this.deps.logger.info('initial copy interrupted (database closed): fresh copy', { peer: this.deps.peerNode, database: this.deps.database });
+        else this.logTrimmed(snapshotSeq);
+      }
+      next = complete ? { from: snapshotSeq } : { copy: this.copyPlan(sub) };
     }
   }
 

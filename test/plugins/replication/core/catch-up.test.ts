@@ -101,6 +101,41 @@ test('initial copy of 20,000 records merges into a non-empty engine, copies tomb
   }
 });
 
+test('an initial copy is one snapshot: writes made while it runs come from the log, not from later pages', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await insertMany(a!.engine, 1, 5_000, 500);
+    const copied = new Map<unknown, number>();
+    const snapshotSeqs = new Set<number>();
+    const link = c.link('a', 'b', {
+      tap: (_to, f) => {
+        if (f[0] !== FrameType.COPY_BATCH) return;
+        snapshotSeqs.add(f[4] as number);
+        for (const e of f[2] as [unknown, number][]) copied.set(e[0], e[1]);
+      },
+      options: { copyBatchSize: 250, copyBatchDelay: 20 },
+    });
+    await waitFor('copy under way', () => copied.size > 0);
+    // Pages not read yet: an update, a delete and an insert after the snapshot.
+    await a!.engine.write(DB, [{ type: 'update', table: 'dog', record: { id: 4_900, n: 'updated' } }]);
+    await a!.engine.write(DB, [{ type: 'delete', table: 'dog', id: 4_950 }]);
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 9_999, n: 'new' } }]);
+    await waitFor('copy done', () => cursorOf(b!.engine, 'a') !== undefined, 30_000);
+    assert.equal(snapshotSeqs.size, 1);
+    const [snapshotSeq] = snapshotSeqs;
+    const newest = Math.max(...copied.values());
+    assert.ok(newest <= snapshotSeq!, `a copied version ${newest} is newer than the snapshot ${snapshotSeq}`);
+    assert.ok(copied.has(4_900) && copied.has(4_950) && !copied.has(9_999));
+    await converged([a!.engine, b!.engine]);
+    assert.deepEqual(b!.engine.get(DB, 'dog', [4_900, 4_950, 9_999]).map((r) => r?.n), ['updated', undefined, 'new']);
+    assert.equal(link.sender.status().copyProgressPercent, undefined);
+  } finally {
+    await c.close();
+  }
+});
+
 test('startTime limits the initial copy to records with version >= startTime', async () => {
   const c = await cluster(['a', 'b']);
   try {
