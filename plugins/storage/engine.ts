@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Database as LmdbDatabase } from 'lmdb';
 import { OperationError, type Logger } from '../../kernel/index.js';
 import { Database } from './database.js';
+import type { TableRuntime } from './table-runtime.js';
 import type { Transaction } from './transaction.js';
 import { HybridLogicalClock } from './hlc.js';
 import { assertAttributeName, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
@@ -272,12 +273,19 @@ export class LmdbStorageEngine implements StorageEngine {
       if (t.def.attributes.some((a) => a.name === attribute)) {
         throw new OperationError(400, `Attribute '${attribute}' already exists in '${database}.${table}'`);
       }
-      const next = tx.setTable({ ...t.def, attributes: [...t.def.attributes, { name: attribute, indexed: true }] }, 'table-changed');
-      // Index what existing records (e.g. extra attributes of a schema-defined table) already hold.
-      const only = new Set([attribute]);
-      for (const { key, value } of recordsWhere(next.handles.primary, (state) => state.d !== null && state.d[attribute] !== undefined)) {
-        tx.updateIndexes(next, key, null, value.d, only);
-      }
+      addAttributes(tx, t, [attribute]);
+    }, { exclusive: true });
+  }
+
+  async ensureAttributes(database: string, table: string, attributes: readonly string[]): Promise<void> {
+    const db = this.requireDb(database);
+    db.requireTable(table, 404);
+    for (const attribute of attributes) assertAttributeName(attribute, `${database}.${table}`);
+    await db.enqueue((tx) => {
+      const t = tx.requireTable(table, 404);
+      const have = new Set(t.def.attributes.map((a) => a.name));
+      const missing = [...new Set(attributes)].filter((name) => !have.has(name));
+      if (missing.length > 0) addAttributes(tx, t, missing);
     }, { exclusive: true });
   }
 
@@ -502,4 +510,16 @@ interface LmdbStats {
 function storedBytes(stats: unknown): number {
   const s = stats as LmdbStats;
   return ((s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0)) * (s.pageSize ?? 0);
+}
+
+/** Adds indexed attributes and indexes what existing records (e.g. extra attributes of a schema-defined table) already hold, in one scan. */
+function addAttributes(tx: Transaction, t: TableRuntime, names: readonly string[]): void {
+  const next = tx.setTable({ ...t.def, attributes: [...t.def.attributes, ...names.map((name) => ({ name, indexed: true }))] }, 'table-changed');
+  const only = new Set(names);
+  const holdsOne = (state: RecordState): boolean => {
+    if (state.d === null) return false;
+    for (const key in state.d) if (only.has(key) && state.d[key] !== undefined) return true;
+    return false;
+  };
+  for (const { key, value } of recordsWhere(next.handles.primary, holdsOne)) tx.updateIndexes(next, key, null, value.d, only);
 }

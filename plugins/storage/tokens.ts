@@ -184,6 +184,8 @@ export interface StorageEngine {
   dropTable(database: string, table: string): Promise<void>;
   /** Adds an (indexed) attribute; existing records are indexed. */
   createAttribute(database: string, table: string, attribute: string): Promise<void>;
+  /** Adds the attributes the table lacks (indexed), in one transaction and one scan; existing ones are left as they are. */
+  ensureAttributes(database: string, table: string, attributes: readonly string[]): Promise<void>;
   dropAttribute(database: string, table: string, attribute: string): Promise<void>;
   tableStats(database: string, table: string): TableStats;
 

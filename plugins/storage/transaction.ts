@@ -102,8 +102,8 @@ export class Transaction {
     if (!value || t.def.schemaDefined) return t;
     let added: AttributeDefinition[] | undefined;
     for (const attr in value) {
+      // Own keys are unique: no check against `added` (quadratic for a record with thousands of new attributes).
       if (t.attributeNames.has(attr) || value[attr] === undefined) continue;
-      if (added?.some((a) => a.name === attr)) continue;
       // Index keys embed the name: it must be bounded (local writes checked it already, remote ones not).
       assertAttributeName(attr, `${t.def.database}.${t.def.name}`);
       (added ??= []).push({ name: attr, indexed: true });

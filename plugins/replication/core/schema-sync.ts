@@ -84,10 +84,10 @@ export async function applyTableSchema(storage: StorageEngine, database: string,
       () => storage.getTable(database, schema.name) !== undefined,
     );
   }
-  for (const a of schema.attributes) {
-    const has = () => storage.getTable(database, schema.name)?.attributes.some((x) => x.name === a.name) === true;
-    if (!has()) await tolerateRace(() => storage.createAttribute(database, schema.name, a.name), has);
-  }
+  const have = new Set(storage.getTable(database, schema.name)?.attributes.map((a) => a.name));
+  const missing = schema.attributes.map((a) => a.name).filter((name) => !have.has(name));
+  // All in one transaction: a record bringing thousands of new attributes is one commit, not one each.
+  if (missing.length > 0) await storage.ensureAttributes(database, schema.name, missing);
 }
 
 async function tolerateRace(create: () => Promise<void>, exists: () => boolean): Promise<void> {

@@ -238,3 +238,26 @@ test('a database created again while its drop is still closing gets a fresh file
     await t.close();
   }
 });
+
+test('ensureAttributes adds only the missing attributes, in one schema change, indexing records that hold them', async () => {
+  const t = await openTempEngine();
+  try {
+    const { engine } = t;
+    await engine.createDatabase('dev');
+    await engine.createTable('dev', 'breed', { primaryKey: 'id', attributes: [{ name: 'id' }, { name: 'name' }] });
+    await engine.write('dev', Array.from({ length: 1_500 }, (_, i) => ({ type: 'insert' as const, table: 'breed', record: { id: i, name: `n${i}`, size: i % 3, coat: i % 2 ? 'long' : undefined } })));
+    const events: string[] = [];
+    engine.onSchemaChange((e) => events.push(e.type));
+    await engine.ensureAttributes('dev', 'breed', ['name', 'size', 'coat', 'size']);
+    assert.deepEqual(events, ['table-changed']);
+    assert.deepEqual(engine.getTable('dev', 'breed')!.attributes.map((a) => a.name), ['id', 'name', 'size', 'coat']);
+    assert.equal(engine.search('dev', 'breed', { conditions: [{ attribute: 'size', comparator: 'equals', value: 2 }] }).length, 500);
+    assert.equal(engine.search('dev', 'breed', { conditions: [{ attribute: 'coat', comparator: 'equals', value: 'long' }] }).length, 750);
+    await engine.ensureAttributes('dev', 'breed', ['size']);
+    assert.deepEqual(events, ['table-changed'], 'nothing missing: no change');
+    await rejectsWith(() => engine.ensureAttributes('dev', 'breed', ['ok', '']), 400, /attribute/i);
+    assert.equal(engine.getTable('dev', 'breed')!.attributes.length, 4, 'a bad name adds none of them');
+  } finally {
+    await t.close();
+  }
+});

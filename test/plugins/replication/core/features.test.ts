@@ -139,6 +139,32 @@ test('schema follows data: tables and attributes created after the session start
   }
 });
 
+test('a record bringing thousands of new attributes creates them on the receiver in one schema change', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 1 } }]);
+    c.link('a', 'b');
+    await converged([a!.engine, b!.engine]);
+    let changes = 0;
+    b!.engine.onSchemaChange((e) => {
+      if (e.type === 'table-changed') changes++;
+    });
+    const WIDE = 3_000;
+    const record: Record<string, unknown> = { id: 2 };
+    for (let i = 0; i < WIDE; i++) record[`a${i}`] = i;
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record }]);
+    await waitFor('wide record on b', () => b!.engine.get(DB, 'dog', [2])[0] !== undefined, 30_000);
+    assert.equal(b!.engine.getTable(DB, 'dog')!.attributes.length, a!.engine.getTable(DB, 'dog')!.attributes.length);
+    // One transaction for all of them (it was one durable commit and one table scan per attribute).
+    assert.ok(changes <= 2, `${changes} schema changes`);
+    assert.equal(b!.engine.search(DB, 'dog', { conditions: [{ attribute: `a${WIDE - 1}`, comparator: 'equals', value: WIDE - 1 }] }).length, 1);
+  } finally {
+    await c.close();
+  }
+});
+
 test('replicate:false tables and excludeTables are never sent', async () => {
   const c = await cluster(['a', 'b']);
   try {
