@@ -3,9 +3,11 @@
  * responses for each malformed case.
  */
 import type { IncomingMessage } from 'node:http';
-import { OperationError } from '../../kernel/index.js';
+import { holdsIllFormedText, OperationError } from '../../kernel/index.js';
 
 const MISSING_OPERATION = "Request body must include an 'operation' property.";
+const ILL_FORMED =
+  'The request contains text that is not well-formed Unicode (an unpaired UTF-16 surrogate escape such as \\ud800), which cannot be stored as sent';
 
 const tooLarge = (): OperationError => new OperationError(413, 'Request body larger than maxBodySize');
 
@@ -60,5 +62,7 @@ export function parseOperationRequest(raw: Buffer): OperationRequest {
     throw new OperationError(400, MISSING_OPERATION);
   }
   if (typeof name !== 'string') throw new OperationError(400, "'operation' must be a string");
+  // Only a \uD8xx–\uDFxx escape makes a lone surrogate (decoded UTF-8 cannot): bodies without one are not walked.
+  if ((raw.includes('\\ud') || raw.includes('\\uD')) && holdsIllFormedText(record)) throw new OperationError(400, ILL_FORMED);
   return { name, body: record };
 }

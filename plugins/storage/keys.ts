@@ -3,7 +3,7 @@
  * ordering LMDB's ordered-binary encoding gives keys (booleans < numbers <
  * strings; strings by UTF-8 bytes).
  */
-import { OperationError } from '../../kernel/index.js';
+import { isWellFormedText, OperationError } from '../../kernel/index.js';
 import type { PrimaryKey } from './tokens.js';
 
 /** Strings longer than this (UTF-16 units, ≤ 384 UTF-8 bytes) are indexed by this prefix. */
@@ -15,12 +15,6 @@ const MAX_ATTRIBUTE_NAME_BYTES = 250;
 /** Sorts after every key element we store (0xff never occurs in UTF-8). */
 export const MAX_KEY_ELEMENT = new Uint8Array([0xff]);
 
-/**
- * An unpaired UTF-16 surrogate: it has no UTF-8 form, so a key or name holding
- * one would be stored mangled and differ between nodes.
- */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-export const isWellFormedText = (text: string): boolean => !LONE_SURROGATE.test(text);
 
 export const isValidPrimaryKey = (id: unknown): id is PrimaryKey =>
   (typeof id === 'number' && Number.isFinite(id)) ||

@@ -1,6 +1,6 @@
 /** Database and table name checks, table-definition builders and the built-in `system` database. */
-import { OperationError } from '../../kernel/index.js';
-import { assertAttributeName, isWellFormedText } from './keys.js';
+import { isWellFormedText, OperationError } from '../../kernel/index.js';
+import { assertAttributeName } from './keys.js';
 import type { AttributeDefinition, CreateTableOptions, TableDefinition } from './tokens.js';
 
 export const SYSTEM_DATABASE = 'system';

@@ -386,6 +386,23 @@ describe('operations API body limits before the caller is verified (default maxB
     assert.equal((await send(JSON.stringify({ operation: 'describe_all' }), admin)).status, 200);
   });
 
+  it('a lone surrogate escape anywhere in the body is a 400 and stores nothing; escaped pairs (emoji) are stored as sent', async () => {
+    const admin = basic('admin', PASSWORD);
+    assert.equal((await send(JSON.stringify({ operation: 'create_database', database: 'text' }), admin)).status, 200);
+    assert.equal((await send(JSON.stringify({ operation: 'create_table', database: 'text', table: 't', primary_key: 'id' }), admin)).status, 200);
+    // Written as JSON text: the escapes are what a client sends (Python's json.dumps escapes every non-ASCII character).
+    const insert = (records: string) => send(`{"operation":"insert","database":"text","table":"t","records":${records}}`, admin);
+    for (const records of ['[{"id":1,"name":"a\\ud800b"}]', '[{"id":2,"deep":{"list":["ok","\\udfff"]}}]', '[{"id":3,"\\ud83d":1}]']) {
+      const refused = await insert(records);
+      assert.equal(refused.status, 400, records);
+      assert.match(refused.body.error, /not well-formed Unicode/);
+    }
+    const stored = await insert('[{"id":4,"name":"dog \\ud83d\\udc36","path":"C:\\\\udir"}]');
+    assert.equal(stored.status, 200, JSON.stringify(stored.body));
+    const read = await send(JSON.stringify({ operation: 'search_by_value', database: 'text', table: 't', search_attribute: 'id', search_value: '*', get_attributes: ['id', 'name', 'path'] }), admin);
+    assert.deepEqual(read.body, [{ id: 4, name: 'dog \u{1F436}', path: 'C:\\udir' }]);
+  });
+
   it('still serves the operations that carry their own credentials without a header', async () => {
     const tokens = await send(JSON.stringify({ operation: 'create_authentication_tokens', username: 'admin', password: PASSWORD }));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
