@@ -73,7 +73,7 @@ export function matchesAll(record: DataRecord, operator: 'and' | 'or', condition
 
 export function matches(record: DataRecord, c: Condition): boolean {
   if (isGroup(c)) return matchesAll(record, c.operator, c.conditions);
-  const v = record[c.attribute];
+  const v = Object.hasOwn(record, c.attribute) ? record[c.attribute] : undefined;
   if (c.comparator === 'not_equal') return !equalsValue(v, c.value);
   if (Array.isArray(v)) {
     // Arrays match element-wise (as each element is indexed).

@@ -29,9 +29,10 @@ export const projector = (
   const wildcard = getAttributes.includes(ALL);
   return (record) => {
     const out: DataRecord = {};
-    for (const key of keys) out[key] = record[key] ?? null;
+    // Own attributes only: `constructor` or `toString` must not read Object.prototype's members.
+    for (const key of keys) out[key] = Object.hasOwn(record, key) ? (record[key] ?? null) : null;
     // A record can carry attributes the definition has not caught up with; `*` still means all of them.
-    if (wildcard) for (const [key, value] of Object.entries(record)) if (!(key in out)) out[key] = value;
+    if (wildcard) for (const [key, value] of Object.entries(record)) if (!Object.hasOwn(out, key)) out[key] = value;
     return out;
   };
 };

@@ -173,7 +173,8 @@ export function evaluate(node: SqlNode, record: DataRecord): unknown {
     case 'column_ref': {
       const name = columnName(node);
       if (name === '*') throw invalid(`'*' is only allowed as a SELECT column or in COUNT(*)`);
-      return record[name] ?? null;
+      // Own attributes only: `constructor` or `toString` must not read Object.prototype's members.
+      return Object.hasOwn(record, name) ? (record[name] ?? null) : null;
     }
     case 'binary_expr': return evaluateBinary(node, record);
     case 'unary_expr': {

@@ -56,6 +56,15 @@ describe('sql', () => {
     ]);
   });
 
+  it('attributes named like Object.prototype members read the record\'s own attributes only', async () => {
+    assert.deepEqual(await sql('SELECT id, constructor, toString FROM dev.dog WHERE id = 1'), [{ id: 1, constructor: null, toString: null }]);
+    assert.deepEqual(await sql('SELECT id FROM dev.dog WHERE constructor IS NOT NULL'), []);
+    const none = await h.call('search_by_conditions', { database: 'dev', table: 'dog', get_attributes: ['id', 'hasOwnProperty'], conditions: [{ search_attribute: 'constructor', search_type: 'not_equal', search_value: null }] });
+    assert.deepEqual(none, []);
+    const projected = await h.call('search_by_id', { database: 'dev', table: 'dog', ids: [1], get_attributes: ['id', 'valueOf'] });
+    assert.deepEqual(projected, [{ id: 1, valueOf: null }]);
+  });
+
   it('aggregates', async () => {
     assert.deepEqual(await sql('SELECT COUNT(*) AS c FROM dev.dog'), [{ c: 6 }]);
     assert.deepEqual(await sql('SELECT COUNT(*) FROM dev.dog WHERE age < 6'), [{ 'COUNT(*)': 2 }]);
