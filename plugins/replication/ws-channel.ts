@@ -113,6 +113,8 @@ export class WsChannel implements FrameChannel {
     const wireCode = reconnect ? code : NO_RECONNECT_CODE;
     // ws limits a close reason to 123 bytes.
     this.ws.close(wireCode, Buffer.from(reason).subarray(0, 123).toString());
+    // Read the peer's close reply (the socket may be paused mid-frame); frames after close are dropped.
+    this.ws.resume();
     this.finish({ code: wireCode, reason, reconnect });
     // A peer that never answers the close handshake must not hold the socket.
     setTimeout(() => this.ws.terminate(), 5000).unref();

@@ -118,6 +118,22 @@ describe('WsChannel', () => {
     client.close(1000, 'done');
   });
 
+  it('closes a socket that sent a malformed frame at once (the close handshake is read, not left to a 5 s timer)', async () => {
+    accepted = new Promise((resolve) => (accept = resolve));
+    const raw = new WebSocket(`ws://${HOST}:${(server.address() as AddressInfo).port}`);
+    await new Promise((resolve, reject) => raw.once('open', resolve).once('error', reject));
+    const peer = await accepted;
+    const frames: Frame[] = [];
+    peer.onFrame((frame) => void frames.push(frame));
+    const started = performance.now();
+    const closed = new Promise<number>((resolve) => raw.once('close', (code) => resolve(code)));
+    raw.send(Buffer.from([0xc1, 0xc1, 0xc1]));
+    assert.equal(await closed, 1007);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 2_000, `socket closed after ${Math.round(elapsed)} ms`);
+    assert.deepEqual(frames, []);
+  });
+
   it('measures ping latency and carries reconnect:false to the peer', async () => {
     const [client, peer] = await connect();
     client.ping();
