@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { holdsIllFormedText, OperationError } from '../../kernel/index.js';
 
 const MISSING_OPERATION = "Request body must include an 'operation' property.";
+const PROTO_KEY = "The request contains a key named '__proto__', which cannot be stored (it is reserved in JavaScript)";
 const ILL_FORMED =
   'The request contains text that is not well-formed Unicode (an unpaired UTF-16 surrogate escape such as \\ud800), which cannot be stored as sent';
 
@@ -64,5 +65,13 @@ export function parseOperationRequest(raw: Buffer): OperationRequest {
   if (typeof name !== 'string') throw new OperationError(400, "'operation' must be a string");
   // Only a \uD8xx–\uDFxx escape makes a lone surrogate (decoded UTF-8 cannot): bodies without one are not walked.
   if ((raw.includes('\\ud') || raw.includes('\\uD')) && holdsIllFormedText(record)) throw new OperationError(400, ILL_FORMED);
+  if (raw.includes('__proto__') && holdsProtoKey(record)) throw new OperationError(400, PROTO_KEY);
   return { name, body: record };
+}
+
+/** A `__proto__` key at any depth (JSON.parse makes it an own property; the record codec would rename it). */
+function holdsProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(holdsProtoKey);
+  return Object.hasOwn(value, '__proto__') || Object.values(value).some(holdsProtoKey);
 }

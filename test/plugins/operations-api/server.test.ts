@@ -403,6 +403,21 @@ describe('operations API body limits before the caller is verified (default maxB
     assert.deepEqual(read.body, [{ id: 4, name: 'dog \u{1F436}', path: 'C:\\udir' }]);
   });
 
+  it('a __proto__ key anywhere in a body is a 400 (it would be stored renamed); the text __proto__ as a value is fine', async () => {
+    const admin = basic('admin', PASSWORD);
+    assert.equal((await send(JSON.stringify({ operation: 'create_database', database: 'proto' }), admin)).status, 200);
+    assert.equal((await send(JSON.stringify({ operation: 'create_table', database: 'proto', table: 't', primary_key: 'id' }), admin)).status, 200);
+    const insert = (records: string) => send(`{"operation":"insert","database":"proto","table":"t","records":${records}}`, admin);
+    for (const records of ['[{"id":1,"nested":{"__proto__":{"admin":true}}}]', '[{"id":2,"list":[{"__proto__":1}]}]', '[{"id":3,"__proto__":1}]']) {
+      const refused = await insert(records);
+      assert.equal(refused.status, 400, records);
+      assert.match(refused.body.error, /__proto__/);
+    }
+    assert.equal((await insert('[{"id":4,"note":"__proto__"}]')).status, 200);
+    const read = await send(JSON.stringify({ operation: 'search_by_value', database: 'proto', table: 't', search_attribute: 'id', search_value: '*', get_attributes: ['id', 'note'] }), admin);
+    assert.deepEqual(read.body, [{ id: 4, note: '__proto__' }]);
+  });
+
   it('still serves the operations that carry their own credentials without a header', async () => {
     const tokens = await send(JSON.stringify({ operation: 'create_authentication_tokens', username: 'admin', password: PASSWORD }));
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
