@@ -183,7 +183,14 @@ export class ConnectionManager {
   refresh(): void {
     if (!this.running) return;
     this.selfRow = this.deps.nodes.get(this.deps.localNode) ?? this.selfRow;
+    const before = this.peerMap;
     this.peerMap = this.readPeers();
+    // Table exclusions are fixed per session (both sides filter by them): a changed list starts new sessions.
+    const reexcluded = new Set<string>();
+    for (const peer of this.peerMap.values()) {
+      const old = before.get(peer.name);
+      if (old && !sameTables(old.excludeTables, peer.excludeTables)) reexcluded.add(peer.name);
+    }
     const desired = new Map<string, DialTarget>();
     for (const peer of this.peerMap.values()) {
       if (this.blocked.has(peer.name) || !peer.flow.sends) continue;
@@ -193,7 +200,7 @@ export class ConnectionManager {
     }
     for (const [k, dialer] of this.dialers) {
       const want = desired.get(k);
-      if (!want || want.url !== dialer.target.url) {
+      if (!want || want.url !== dialer.target.url || reexcluded.has(want.peer)) {
         this.dialers.delete(k);
         void dialer.stop('peer no longer replicated');
       }
@@ -220,6 +227,10 @@ export class ConnectionManager {
       if (!peer || this.blocked.has(peer.name) || !peer.flow.receives) {
         this.senders.delete(k);
         void live.session.stop('peer removed').then(() => live.channel.close(1000, 'peer removed', false), () => undefined);
+      } else if (reexcluded.has(peer.name)) {
+        // The peer dials again at once and subscribes under the new exclusions.
+        this.senders.delete(k);
+        void live.session.stop('table exclusions changed').catch(() => undefined);
       }
     }
     this.endRevokedSessions();
@@ -435,3 +446,5 @@ export class ConnectionManager {
     return this.receivers.get(k)?.session ?? this.senders.get(k)?.session;
   }
 }
+
+const sameTables = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((t) => b.includes(t));

@@ -7,8 +7,9 @@
  * at the snapshot's log position `snapshotSeq`, and the log is streamed from
  * there: a write made during the copy arrives once, from the log. A resumed
  * copy keeps its original `snapshotSeq` (the receiver's cursor) and reads a
- * newer snapshot; the log from the old position replays what the new one
- * already holds, and record merges are idempotent. Streaming from
+ * newer snapshot, and so does a copy of tables included again (`at`: the
+ * receiver's log cursor); the log from the old position replays what the new
+ * one already holds, and record merges are idempotent. Streaming from
  * `snapshotSeq` needs the log to still reach it: once retention trims past it
  * the copy stops early, and the caller starts a fresh one.
  */
@@ -23,6 +24,10 @@ export interface CopyPlan {
   /** Where an interrupted copy continues, at its own snapshotSeq; absent: from the start, at a new snapshot. */
   readonly resume?: CopyCursor;
   readonly startTime?: number;
+  /** Only these tables (ones the peer gets again after an exclusion); absent: every replicated table. */
+  readonly tables?: readonly string[];
+  /** The log position handed over at, when the peer's cursor is older than the snapshot and still served. */
+  readonly at?: number;
 }
 
 export interface CopyContext {
@@ -46,7 +51,7 @@ export interface CopyContext {
 export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<{ snapshotSeq: number; complete: boolean }> {
   const snapshot = ctx.storage.openSnapshot(ctx.database);
   try {
-    const snapshotSeq = plan.resume?.snapshotSeq ?? snapshot.seq;
+    const snapshotSeq = plan.resume?.snapshotSeq ?? plan.at ?? snapshot.seq;
     return { snapshotSeq, complete: await copySnapshot(ctx, plan, snapshot, snapshotSeq) };
   } finally {
     snapshot.close();
@@ -56,7 +61,9 @@ export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<
 async function copySnapshot(ctx: CopyContext, plan: CopyPlan, snapshot: StorageSnapshot, snapshotSeq: number): Promise<boolean> {
   const { storage, database, filter } = ctx;
   const stopped = () => ctx.isClosed() || snapshot.closed || !ctx.logReaches(snapshotSeq);
-  const tables = snapshot.tables.filter((name) => filter.tableAllowed(name) && (!plan.resume || name >= plan.resume.table));
+  const tables = snapshot.tables.filter(
+    (name) => filter.tableAllowed(name) && (!plan.tables || plan.tables.includes(name)) && (!plan.resume || name >= plan.resume.table),
+  );
   // Live record counts: tombstones make the scan a little longer, hence the cap below 100 until done.
   const total = tables.reduce((sum, name) => sum + (storage.getTable(database, name) ? storage.tableStats(database, name).recordCount : 0), 0);
   let scanned = 0;

@@ -30,6 +30,7 @@ import { optional } from './status.js';
 import { PeerFilter } from './routing.js';
 import { SchemaAnnouncer } from './schema-sync.js';
 import type { SenderDeps, Session } from './session.js';
+import { ExclusionLedger } from './table-exclusions.js';
 
 /**
  * A page of the log: at most this many entries, and about this many
@@ -62,6 +63,9 @@ class SenderSession implements Session {
   private readonly endpoint: RequestEndpoint;
   private readonly schemas: SchemaAnnouncer;
   private filter?: PeerFilter;
+  private ledger?: ExclusionLedger;
+  /** The seq whose ACK confirms a finished copy: the ledger's re-included tables are then covered. */
+  private copyConfirmation?: number;
   private exclude = new Set<string>();
   private vector: Record<string, number> = {};
   /** Origins the receiver stopped excluding: their retained entries are resent once (UPDATE). */
@@ -148,6 +152,7 @@ class SenderSession implements Session {
           return this.update(frame[1]);
         case FrameType.ACK:
           this.lastCommitConfirmed = expectNumber(frame[1], 'ACK seq');
+          if (this.copyConfirmation !== undefined && this.lastCommitConfirmed >= this.copyConfirmation) this.settleLedger();
           return;
         case FrameType.REQUEST:
           return this.endpoint.onRequest(frame);
@@ -171,7 +176,9 @@ class SenderSession implements Session {
   private subscribe(sub: Subscription): void {
     if (this.filter) throw new ProtocolError('SUBSCRIBE sent twice');
     const { storage, database, peerNode } = this.deps;
-    this.filter = new PeerFilter(storage, database, peerNode, this.deps.routers, [...(this.deps.excludeTables ?? []), ...sub.excludeTables]);
+    const excludeTables = [...(this.deps.excludeTables ?? []), ...sub.excludeTables];
+    this.filter = new PeerFilter(storage, database, peerNode, this.deps.routers, excludeTables);
+    this.ledger = new ExclusionLedger(storage, database, peerNode, excludeTables);
     this.exclude = new Set(sub.exclude);
     this.vector = { ...sub.vector };
     // The loop runs beside the frame handler so ACKs and requests keep flowing during a long copy.
@@ -193,13 +200,29 @@ class SenderSession implements Session {
     }
   }
 
-  /** Decides between resuming the log and an initial copy (the log no longer reaches the cursor). */
-  private plan(sub: Subscription): { copy: CopyPlan } | { from: number } {
+  /**
+   * Decides between resuming the log and an initial copy (the log no longer
+   * reaches the cursor). Tables included again since the peer's cursor skipped
+   * them get a copy of just those tables, then the log from the same cursor.
+   */
+  private async plan(sub: Subscription): Promise<{ copy: CopyPlan } | { from: number }> {
+    const reincluded = await this.ledger!.open();
     const last = this.deps.storage.lastSeq(this.deps.database);
     const servable = (seq: number) => this.logReaches(seq) && seq <= last;
     if (sub.copy && servable(sub.copy.snapshotSeq)) return { copy: this.copyPlan(sub, sub.copy) };
-    if (sub.after !== null && servable(sub.after)) return { from: sub.after };
+    if (sub.after !== null && servable(sub.after)) {
+      if (reincluded.length === 0) return { from: sub.after };
+      this.deps.logger.info('tables included again: copying them', { peer: this.deps.peerNode, database: this.deps.database, tables: reincluded });
+      return { copy: { ...this.copyPlan(sub), tables: reincluded, at: sub.after } };
+    }
     return { copy: this.copyPlan(sub) };
+  }
+
+  private settleLedger(): void {
+    this.copyConfirmation = undefined;
+    this.ledger!.settle().catch((error: unknown) =>
+      this.deps.logger.warn('could not record the tables a peer was copied', { peer: this.deps.peerNode, database: this.deps.database, error: String(error) }),
+    );
   }
 
   /** Resumes an interrupted copy at its own snapshot, or (no `resume`) starts a fresh one at a new snapshot. */
@@ -227,7 +250,7 @@ class SenderSession implements Session {
    * was already too old at SUBSCRIBE.
    */
   private async run(sub: Subscription): Promise<void> {
-    let next = this.plan(sub);
+    let next = await this.plan(sub);
     while (!this.closeInfo) {
       if ('from' in next) {
         await this.stream(next.from);
@@ -256,6 +279,7 @@ class SenderSession implements Session {
         if (this.logReaches(snapshotSeq)) this.deps.logger.info('initial copy interrupted (database closed): fresh copy', { peer: this.deps.peerNode, database: this.deps.database });
         else this.logTrimmed(snapshotSeq);
       }
+      if (complete) this.copyConfirmation = snapshotSeq;
       next = complete ? { from: snapshotSeq } : { copy: this.copyPlan(sub) };
     }
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FrameType } from '../../../../plugins/replication/core/frames.js';
 import { DEFAULT_LINK_OPTIONS, linkEngines } from '../../../../plugins/replication/core/link.js';
 import { createMemoryChannelPair } from '../../../../plugins/replication/core/memory-channel.js';
 import { RequestHandlers } from '../../../../plugins/replication/core/requests.js';
@@ -177,6 +178,50 @@ test('replicate:false tables and excludeTables are never sent', async () => {
     await a!.engine.write(DB, ['local', 'dog', 'cat', 'bird'].map((table) => ({ type: 'insert' as const, table, record: { id: 1 } })));
     await waitFor('cursor at head', () => b!.engine.getMeta(DB, ['repl', 'cursor', 'a']) === a!.engine.lastSeq(DB));
     assert.deepEqual(b!.engine.listTables(DB).map((t) => t.name), ['dog']);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a table included again gets a copy of what was written while it was excluded (either side), then the log', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    for (const table of ['dog', 'cat', 'bird']) await a!.engine.createTable(DB, table, { primaryKey: 'id' });
+    const insert = (table: string, from: number, count: number) =>
+      a!.engine.write(DB, Array.from({ length: count }, (_, i) => ({ type: 'insert' as const, table, record: { id: from + i } })));
+    const atHead = () => waitFor('cursor at head', () => b!.engine.getMeta(DB, ['repl', 'cursor', 'a']) === a!.engine.lastSeq(DB));
+    const ids = (table: string) => (b!.engine.getTable(DB, table) ? dump(b!.engine)[table]?.map((e) => e.id) ?? [] : []);
+
+    let link = c.link('a', 'b', { senderExcludeTables: ['cat'], receiverExcludeTables: ['bird'] });
+    await Promise.all([insert('dog', 1, 3), insert('cat', 1, 3), insert('bird', 1, 3)]);
+    await atHead();
+    assert.deepEqual([ids('dog'), ids('cat'), ids('bird')], [[1, 2, 3], [], []]);
+    await link.stop('exclusions change');
+
+    // Both exclusions lifted: the cursor is served from the log, and the two tables are copied.
+    const frames = frameCounter();
+    const copied = new Set<unknown>();
+    link = c.link('a', 'b', {
+      tap: (to, f) => {
+        frames.tap(to, f);
+        if (f[0] === FrameType.COPY_BATCH) copied.add(f[1]);
+      },
+    });
+    await insert('cat', 10, 1);
+    await converged([a!.engine, b!.engine]);
+    assert.deepEqual([ids('cat'), ids('bird')], [[1, 2, 3, 10], [1, 2, 3]]);
+    assert.deepEqual([...copied].sort(), ['bird', 'cat'], 'only the tables included again are copied');
+    assert.equal(frames.count('COPY_DONE'), 1);
+    await waitFor('ledger settled', () => JSON.stringify(a!.engine.getMeta(DB, ['repl', 'sentExcluded', 'b'])) === '[]');
+    await link.stop('again');
+
+    // Settled: the next session streams from the cursor without a copy.
+    const again = frameCounter();
+    c.link('a', 'b', { tap: again.tap });
+    await insert('dog', 20, 1);
+    await converged([a!.engine, b!.engine]);
+    assert.equal(again.count('COPY_BATCH'), 0);
   } finally {
     await c.close();
   }
