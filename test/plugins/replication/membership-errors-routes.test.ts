@@ -145,16 +145,16 @@ describe('cluster membership errors and routes', () => {
   });
 
   it('routes on both nodes connect them without add_node (authorized by source IP)', async () => {
-    // Written before the routes exist: it arrives by initial copy. (Writing it while the copy starts
-    // hits a core race — see the report: a record committed just before the snapshot can be missed.)
+    // One record before the routes exist (it arrives by initial copy), one while the sessions start.
     await ok(a, { operation: 'create_database', database: 'routed' });
     await ok(a, { operation: 'create_table', database: 'routed', table: 't', primary_key: 'id' });
     await ok(a, { operation: 'insert', database: 'routed', table: 't', records: [{ id: 1, v: 'a' }] });
     await ok(a, { operation: 'cluster_set_routes', routes: [B] });
     await ok(b, { operation: 'cluster_set_routes', routes: [A] });
-    await waitForSameContents([a, b], 'routed', 't', (r) => r.length === 1, 30_000);
+    await ok(a, { operation: 'insert', database: 'routed', table: 't', records: [{ id: 3, v: 'a' }] });
+    await waitForSameContents([a, b], 'routed', 't', (r) => r.length === 2, 30_000);
     await ok(b, { operation: 'insert', database: 'routed', table: 't', records: [{ id: 2, v: 'b' }] });
-    await waitForSameContents([a, b], 'routed', 't', (r) => r.length === 2);
+    await waitForSameContents([a, b], 'routed', 't', (r) => r.length === 3);
   });
 
   it('replication.securePort without the certificate-authority plugin refuses to start, naming the key', async () => {
