@@ -20,7 +20,7 @@ export default definePlugin<OperationsApiConfig>({
   config: parseOperationsApiConfig,
   register(ctx) {
     const auth = ctx.resolve(Authenticator);
-    for (const operation of systemOperations({ config: ctx.configStore, kernel: ctx.kernel })) {
+    for (const operation of systemOperations({ config: ctx.configStore, kernel: ctx.kernel, storage: ctx.resolve(StorageEngine) })) {
       ctx.operations.register(operation);
     }
     const app = createOperationsApp({ registry: ctx.operations, auth, config: ctx.config, logger: ctx.logger });

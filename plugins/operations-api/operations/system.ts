@@ -1,46 +1,9 @@
 /** get_configuration and system_information (both super_user). */
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import { OperationError, type ConfigStore, type KernelInfo, type OperationDefinition } from '../../../kernel/index.js';
+import { OperationError, type OperationDefinition } from '../../../kernel/index.js';
+import { SECTIONS, type Section, type SectionSources } from './system-sections.js';
 
 /** Top-level config keys that are never shown: transient values such as the bootstrap admin credentials. */
 const HIDDEN_CONFIG_KEYS = new Set(['bootstrap']);
-
-/** The distribution's name from /etc/os-release, when there is one. */
-function distro(): string | undefined {
-  try {
-    const text = readFileSync('/etc/os-release', 'utf8');
-    const line = /^PRETTY_NAME=(.*)$/m.exec(text)?.[1];
-    return line?.replace(/^"(.*)"$/, '$1');
-  } catch {
-    return undefined;
-  }
-}
-
-type Section = 'system' | 'time' | 'cpu' | 'memory';
-
-const SECTIONS: Record<Section, (kernel: KernelInfo) => Record<string, unknown>> = {
-  system: (kernel) => ({
-    platform: os.platform(),
-    distro: distro(),
-    release: os.release(),
-    hostname: os.hostname(),
-    node_version: process.versions.node,
-    arch: os.arch(),
-    plexus_version: kernel.version,
-  }),
-  time: () => ({
-    current: Date.now(),
-    uptime: os.uptime(),
-    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-  }),
-  cpu: () => ({ cores: os.availableParallelism(), model: os.cpus()[0]?.model }),
-  memory: () => {
-    const total = os.totalmem();
-    const free = os.freemem();
-    return { total, free, used: total - free, rss: process.memoryUsage.rss() };
-  },
-};
 
 function attributes(body: Record<string, unknown>): Section[] {
   const value = body.attributes;
@@ -55,7 +18,8 @@ function attributes(body: Record<string, unknown>): Section[] {
   return value as Section[];
 }
 
-export function systemOperations({ config, kernel }: { config: ConfigStore; kernel: KernelInfo }): OperationDefinition<any, any>[] {
+export function systemOperations(sources: SectionSources): OperationDefinition<any, any>[] {
+  const { config } = sources;
   const getConfiguration: OperationDefinition<Record<string, unknown>, Record<string, unknown>> = {
     name: 'get_configuration',
     permission: 'super_user',
@@ -65,11 +29,12 @@ export function systemOperations({ config, kernel }: { config: ConfigStore; kern
     },
   };
 
+  // Without `attributes`, every section, as Harper answers.
   const systemInformation: OperationDefinition<{ sections: Section[] }, Record<string, unknown>> = {
     name: 'system_information',
     permission: 'super_user',
     input: (body) => ({ sections: attributes(body) }),
-    handler: ({ sections }) => Object.fromEntries(sections.map((section) => [section, SECTIONS[section](kernel)])),
+    handler: ({ sections }) => Object.fromEntries(sections.map((section) => [section, SECTIONS[section](sources)])),
   };
 
   return [getConfiguration, systemInformation];
