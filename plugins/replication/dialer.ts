@@ -7,11 +7,12 @@
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from '../../kernel/index.js';
+import type { Frame } from './core/channel.js';
 import type { ReceiverSession } from './core/session.js';
 import { field, HELLO, PATH, PROTOCOL, REJECT, VERSION, WELCOME } from './handshake.js';
 import { peerCertificateOf, type PeerCertificate } from './peer-certificate.js';
 import type { PeerTrust } from './peer-trust.js';
-import { WsChannel } from './ws-channel.js';
+import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 
 /** Milliseconds allowed for connect + WELCOME. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -176,8 +177,17 @@ export class Dialer {
       channel.close(1000, refusal);
       return deps.maxDelay;
     }
-    await channel.send([HELLO, { v: VERSION, node: deps.localNode, database: target.database, expect: target.peer }]);
-    const [type, payload] = await channel.next(HANDSHAKE_TIMEOUT_MS, 'WELCOME');
+    let answer: Frame;
+    try {
+      await channel.send([HELLO, { v: VERSION, node: deps.localNode, database: target.database, expect: target.peer }]);
+      answer = await channel.next(HANDSHAKE_TIMEOUT_MS, 'WELCOME');
+    } catch (error) {
+      if ((await channel.closedWithin(1000))?.code !== UNAUTHORIZED_CODE) throw error;
+      // The peer does not know this node's address, certificate or credentials (yet: retried as usual).
+      deps.refused(target.peer, `Unauthorized: ${target.peer} did not accept this node's credentials`);
+      return this.backoff();
+    }
+    const [type, payload] = answer;
     if (type === REJECT) {
       const reason = String(field(payload, 'reason'));
       deps.refused(target.peer, reason);
@@ -186,7 +196,8 @@ export class Dialer {
       return field(payload, 'reconnect') === false ? deps.maxDelay : this.backoff();
     }
     if (type !== WELCOME || field(payload, 'node') !== target.peer) {
-      deps.logger.warn('replication handshake failed', { peer: target.peer, database: target.database, reason: 'Node name mismatch', got: String(field(payload, 'node')) });
+      const reason = `Node name mismatch: dialed ${target.peer}, it answered as ${JSON.stringify(String(field(payload, 'node')).slice(0, 100))}`;
+      deps.refused(target.peer, reason);
       channel.close(1002, 'Node name mismatch');
       return deps.maxDelay;
     }

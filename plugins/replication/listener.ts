@@ -190,8 +190,11 @@ export class ReplicationListener {
     if (field(payload, 'v') !== VERSION) return this.reject(channel, `Unsupported protocol version ${String(field(payload, 'v'))}`, false);
     if (typeof node !== 'string' || typeof database !== 'string') return this.reject(channel, 'HELLO needs node and database', false);
     if (node === localNode) return this.reject(channel, 'Should not connect to self', false);
-    if ((expect !== undefined && expect !== localNode) || (auth.node !== undefined && auth.node !== node)) {
-      return this.reject(channel, 'Node name mismatch', false);
+    if (expect !== undefined && expect !== localNode) {
+      return this.reject(channel, `Node name mismatch: dialed as ${JSON.stringify(String(expect).slice(0, 100))}, this node is ${localNode}`, false);
+    }
+    if (auth.node !== undefined && auth.node !== node) {
+      return this.reject(channel, `Node name mismatch: ${node} presented credentials of ${auth.node}`, false);
     }
     if (manager.isBlocked(node)) return this.reject(channel, 'Node was removed from the cluster', false);
     // A certificate admits a known node's subscription only (as a source IP does); gossip may not have brought its row yet.

@@ -5,23 +5,12 @@
  */
 import { OperationError } from '../../kernel/index.js';
 import { openSocket, type SocketOptions } from './dialer.js';
-import type { CloseInfo } from './core/channel.js';
 import { field, OPERATION, OPERATION_RESULT, REJECT, type NodeOperation } from './handshake.js';
 import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 
 export const EXCHANGE_TIMEOUT_MS = 10_000;
 
 /** How the channel closed, waiting briefly for the close handshake. */
-function closeInfoOf(channel: WsChannel): Promise<CloseInfo | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), 1000);
-    channel.onClose((info) => {
-      clearTimeout(timer);
-      resolve(info);
-    });
-  });
-}
-
 /**
  * The status to answer our caller with for a peer's error status. A 401 is
  * about the `authorization` parameter sent to the peer, not the caller's own
@@ -56,8 +45,7 @@ export async function exchange(
     return result;
   } catch (error) {
     if (error instanceof OperationError) throw error;
-    // A send can fail before the peer's close frame is read: the close code is what says why.
-    const closed = await closeInfoOf(channel);
+    const closed = await channel.closedWithin(1000);
     const message = closed?.reason ?? (error instanceof Error ? error.message : String(error));
     if (closed?.code === UNAUTHORIZED_CODE) {
       throw new OperationError(400, `${url} refused the credentials: ${message}${options.authorization ? '' : ' (no authorization was given and the peer does not know this node)'}`);

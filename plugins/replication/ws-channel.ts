@@ -108,6 +108,21 @@ export class WsChannel implements FrameChannel {
     else this.closeHandlers.push(handler);
   }
 
+  /**
+   * How the channel closed, waiting up to `timeoutMs` for it (undefined if
+   * still open then). A send can fail before the peer's close frame is read:
+   * the close code is what says why.
+   */
+  closedWithin(timeoutMs: number): Promise<CloseInfo | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      this.onClose((info) => {
+        clearTimeout(timer);
+        resolve(info);
+      });
+    });
+  }
+
   close(code: number, reason: string, reconnect = true): void {
     if (this.closed) return;
     const wireCode = reconnect ? code : NO_RECONNECT_CODE;

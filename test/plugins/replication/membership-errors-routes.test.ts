@@ -9,7 +9,7 @@ import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PATH, REJECT } from '../../../plugins/replication/handshake.js';
-import { ADMIN, op, startNode, stopAllNodes, type NodeHandle } from '../../helpers/node-process.js';
+import { ADMIN, op, startNode, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
 import { CLUSTER_PLUGINS, helloAnswer, ok, startClusterNode, waitForSameContents } from './helpers.js';
 
 const A = '127.0.11.1';
@@ -150,11 +150,29 @@ describe('cluster membership errors and routes', () => {
     await ok(a, { operation: 'create_table', database: 'routed', table: 't', primary_key: 'id' });
     await ok(a, { operation: 'insert', database: 'routed', table: 't', records: [{ id: 1, v: 'a' }] });
     await ok(a, { operation: 'cluster_set_routes', routes: [B] });
+    // B does not know A yet: A's cluster_status says why it cannot connect.
+    await waitFor(async () => {
+      const status = await ok<{ connections: { name: string; refused?: { reason: string } }[] }>(a, { operation: 'cluster_status' });
+      return /^Unauthorized: 127\.0\.11\.2 did not accept/.test(status.connections.find((c) => c.name === B)?.refused?.reason ?? '');
+    }, { timeoutMs: 15_000, message: 'refusal shown on A' });
     await ok(b, { operation: 'cluster_set_routes', routes: [A] });
     await ok(a, { operation: 'insert', database: 'routed', table: 't', records: [{ id: 3, v: 'a' }] });
     await waitForSameContents([a, b], 'routed', 't', (r) => r.length === 2, 30_000);
     await ok(b, { operation: 'insert', database: 'routed', table: 't', records: [{ id: 2, v: 'b' }] });
     await waitForSameContents([a, b], 'routed', 't', (r) => r.length === 3);
+  });
+
+  it('a route naming the wrong node is refused with both names in cluster_status', async () => {
+    const route = { hostname: 'not-b', url: `ws://${B}:9933` };
+    await ok(a, { operation: 'cluster_set_routes', routes: [route] });
+    try {
+      await waitFor(async () => {
+        const status = await ok<{ connections: { name: string; refused?: { reason: string } }[] }>(a, { operation: 'cluster_status' });
+        return status.connections.find((c) => c.name === 'not-b')?.refused?.reason === `Node name mismatch: dialed as "not-b", this node is ${B}`;
+      }, { timeoutMs: 15_000, message: 'mismatch shown on A' });
+    } finally {
+      await ok(a, { operation: 'cluster_delete_routes', routes: [route] });
+    }
   });
 
   it('replication.securePort without the certificate-authority plugin refuses to start, naming the key', async () => {
