@@ -34,6 +34,8 @@ export function nodeOperations(cluster: () => Cluster, logger: Logger): Operatio
   };
   const updateNode: OperationDefinition<NodeInput, { message: string }> = {
     name: 'update_node',
+    // Harper 4.x's older name for it.
+    aliases: ['set_node_replication'],
     permission: 'super_user',
     input: parseNodeInput,
     handler: async (input) => ({ message: await cluster().updateNode(input) }),
@@ -66,5 +68,13 @@ export function nodeOperations(cluster: () => Cluster, logger: Logger): Operatio
       return { message: 'Configure cluster complete.', connections: results };
     },
   };
-  return [addNode, updateNode, removeNode, configureCluster];
+  // NATS-era operations: Harper 4.7 in replication mode (no NATS clustering) answers them with this 400.
+  const natsOnly = (name: string): OperationDefinition<unknown, never> => ({
+    name,
+    permission: 'super_user',
+    handler: () => {
+      throw new OperationError(400, 'Clustering must be enabled to perform this operation.');
+    },
+  });
+  return [addNode, updateNode, removeNode, configureCluster, natsOnly('cluster_network'), natsOnly('purge_stream')];
 }

@@ -153,6 +153,11 @@ describe('two-node replication', () => {
     assert.equal((await tableContents(a, 'dev', 'dog')).length, 3);
   });
 
+  it('set_node_replication is update_node; cluster_network answers as Harper 4.7 does without NATS clustering', async () => {
+    assert.deepEqual(await ok(a, { operation: 'set_node_replication', hostname: B }), { message: `Successfully updated 'ws://${B}:9933'` });
+    assert.deepEqual(await op(a.url, { operation: 'cluster_network' }), { status: 400, body: { error: 'Clustering must be enabled to perform this operation.' } });
+  });
+
   it('a route’s excludeTables applies at once, and lifting it brings the rows written meanwhile', async () => {
     const route = { hostname: A, port: 9933 };
     assert.deepEqual((await ok(b, { operation: 'cluster_set_routes', routes: [{ ...route, excludeTables: ['bird'] }] })).set.length, 1);
