@@ -110,8 +110,12 @@ export function schemaOperations(storage: StorageEngine): OperationDefinition<an
     input: parseCreateTable,
     async handler({ database, table, options }) {
       if (storage.getTable(database, table)) throw invalid(`Table '${table}' already exists in '${database}'`);
-      // Harper creates the database on first use rather than failing.
-      if (!storage.hasDatabase(database)) await storage.createDatabase(database);
+      // Harper creates the database on first use rather than failing; a concurrent request may create it first.
+      if (!storage.hasDatabase(database)) {
+        await storage.createDatabase(database).catch((error: unknown) => {
+          if (!storage.hasDatabase(database)) throw error;
+        });
+      }
       await storage.createTable(database, table, options);
       return { message: `table '${database}.${table}' successfully created.` };
     },

@@ -86,6 +86,13 @@ describe('schema operations', () => {
     await assert.rejects(h.call('create_table', { database: 'system', table: 'x', primary_key: 'id' }), err(400, "'system' is a reserved name and cannot be used as a database name"));
   });
 
+  it('concurrent create_table calls into a database that does not exist yet all create their tables', async () => {
+    const tables = ['t0', 't1', 't2', 't3', 't4'];
+    const results = await Promise.all(tables.map((table) => h.call('create_table', { database: 'burst', table, primary_key: 'id' })));
+    assert.deepEqual(results, tables.map((table) => ({ message: `table 'burst.${table}' successfully created.` })));
+    assert.deepEqual(h.storage.listTables('burst').map((t) => t.name).sort(), tables);
+  });
+
   it('create_attribute and drop_attribute', async () => {
     assert.deepEqual(await h.call('create_attribute', { database: 'dev', table: 'cat', attribute: 'color' }), {
       message: "attribute 'dev.cat.color' successfully created.",
