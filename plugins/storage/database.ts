@@ -361,11 +361,18 @@ export class Database {
   }
 
   /** A consistent view for an initial copy (snapshot.ts). */
-  openSnapshot(): DatabaseSnapshot {
+  openSnapshot(holdLogAfter?: number): DatabaseSnapshot {
     if (this.closed) throw new OperationError(400, `database '${this.name}' does not exist`);
-    const snapshot = new DatabaseSnapshot(this.name, this.env, this.logDb, this.tables, this.lastSeq, (s) => this.snapshots.delete(s));
+    const snapshot = new DatabaseSnapshot(this.name, this.env, this.logDb, this.tables, this.lastSeq, holdLogAfter, (s) => this.snapshots.delete(s));
     this.snapshots.add(snapshot);
     return snapshot;
+  }
+
+  /** The oldest log position an open snapshot's copy hands over at: retention keeps the entries after it. */
+  logHold(): number | undefined {
+    let hold: number | undefined;
+    for (const snapshot of this.snapshots) if (hold === undefined || snapshot.holdLogAfter < hold) hold = snapshot.holdLogAfter;
+    return hold;
   }
 
   /** Waits for submitted jobs, then closes the environment. */

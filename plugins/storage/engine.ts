@@ -375,8 +375,8 @@ export class LmdbStorageEngine implements StorageEngine {
     return scanTable(this.requireDb(database).requireTable(table, 404).handles.primary, options);
   }
 
-  openSnapshot(database: string): StorageSnapshot {
-    return this.requireDb(database).openSnapshot();
+  openSnapshot(database: string, options: { holdLogAfter?: number } = {}): StorageSnapshot {
+    return this.requireDb(database).openSnapshot(options.holdLogAfter);
   }
 
   // ── transaction log ──

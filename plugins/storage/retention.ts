@@ -21,8 +21,11 @@ export function cleanupDatabase(tx: Transaction, cutoff: number, limit: number):
   const { logDb, tombstoneDb } = tx.db;
   let deleted = 0;
   let trimmedTo = 0;
-  // Keys are read from committed data; entries this old are never pending.
-  for (const seq of Array.from(logDb.getKeys({ end: cutoff, limit }))) {
+  // Entries an open snapshot's copy hands over to stay (snapshot.ts); keys are read from
+  // committed data, and entries this old are never pending.
+  const hold = tx.db.logHold();
+  const end = hold === undefined ? cutoff : Math.min(cutoff, hold);
+  for (const seq of Array.from(logDb.getKeys({ end, limit }))) {
     tx.writes.remove(logDb, seq);
     trimmedTo = seq;
     deleted++;

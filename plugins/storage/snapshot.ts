@@ -4,7 +4,10 @@
  * position, whatever is written while it runs. Holding it keeps LMDB from
  * reusing pages freed meanwhile (the file grows by what is rewritten during
  * the copy), so the copy closes it as soon as it ends, and the database
- * closes any left open before its environment closes.
+ * closes any left open before its environment closes. While it is open,
+ * retention keeps the log entries after `holdLogAfter`: the copy hands over
+ * to the log there, so a copy that outlasts the retention window is not
+ * trimmed out from under (and restarted over and over).
  */
 import type { Database as LmdbDatabase, RootDatabase } from 'lmdb';
 import { OperationError } from '../../kernel/index.js';
@@ -35,6 +38,7 @@ export function scanTable(
 
 export class DatabaseSnapshot implements StorageSnapshot {
   readonly seq: number;
+  readonly holdLogAfter: number;
   readonly tables: readonly string[];
   private readonly runtimes: ReadonlyMap<string, TableRuntime>;
   private txn: ReadTransaction | undefined;
@@ -50,6 +54,7 @@ export class DatabaseSnapshot implements StorageSnapshot {
     logDb: LmdbDatabase<unknown, number>,
     tables: ReadonlyMap<string, TableRuntime>,
     committedSeq: number,
+    holdLogAfter: number | undefined,
     private readonly onClose: (snapshot: DatabaseSnapshot) => void,
   ) {
     this.runtimes = new Map(tables);
@@ -59,6 +64,7 @@ export class DatabaseSnapshot implements StorageSnapshot {
     // The view's own newest log entry; an emptied (trimmed) log leaves the seq committed before it began.
     const [lastKey] = Array.from(logDb.getKeys({ reverse: true, limit: 1, transaction: txn } as never)) as number[];
     this.seq = Math.max(committedSeq, lastKey ?? 0);
+    this.holdLogAfter = holdLogAfter ?? this.seq;
   }
 
   get closed(): boolean {

@@ -99,6 +99,8 @@ export interface StoredEntry {
 export interface StorageSnapshot {
   /** Every log entry up to this seq, and none after it, is reflected in the view. */
   readonly seq: number;
+  /** Retention keeps the log entries after this seq while the view is open. */
+  readonly holdLogAfter: number;
   /** The tables in the view, in name order. */
   readonly tables: readonly string[];
   /** false once closed (by close() or because the database closed). */
@@ -200,8 +202,12 @@ export interface StorageEngine {
   search(database: string, table: string, options: SearchOptions): DataRecord[];
   /** Stored entries (tombstones included) in key order, one read transaction per call. */
   scanEntries(database: string, table: string, options?: { after?: PrimaryKey; limit?: number }): StoredEntry[];
-  /** A consistent view of the whole database for an initial copy; close() it when done. */
-  openSnapshot(database: string): StorageSnapshot;
+  /**
+   * A consistent view of the whole database for an initial copy; close() it
+   * when done. While it is open, retention keeps every log entry after
+   * `holdLogAfter` (default: the view's seq), so the copy can hand over to the log.
+   */
+  openSnapshot(database: string, options?: { holdLogAfter?: number }): StorageSnapshot;
 
   // ── transaction log (the replication feed) ──
   /**

@@ -10,8 +10,9 @@
  * newer snapshot, and so does a copy of tables included again (`at`: the
  * receiver's log cursor); the log from the old position replays what the new
  * one already holds, and record merges are idempotent. Streaming from
- * `snapshotSeq` needs the log to still reach it: once retention trims past it
- * the copy stops early, and the caller starts a fresh one.
+ * `snapshotSeq` needs the log to still reach it: the open snapshot holds the
+ * log after it against retention, so only a resumed copy whose position was
+ * trimmed while no copy ran stops early, and the caller starts a fresh one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PrimaryKey, StorageEngine, StorageSnapshot, StoredEntry } from '../../storage/tokens.js';
@@ -49,9 +50,11 @@ export interface CopyContext {
  * session closed, the database closed, or the log stopped reaching snapshotSeq.
  */
 export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<{ snapshotSeq: number; complete: boolean }> {
-  const snapshot = ctx.storage.openSnapshot(ctx.database);
+  const handOver = plan.resume?.snapshotSeq ?? plan.at;
+  // The log after the hand-over point is held while the copy runs (retention would otherwise trim it).
+  const snapshot = ctx.storage.openSnapshot(ctx.database, handOver === undefined ? {} : { holdLogAfter: handOver });
   try {
-    const snapshotSeq = plan.resume?.snapshotSeq ?? plan.at ?? snapshot.seq;
+    const snapshotSeq = handOver ?? snapshot.seq;
     return { snapshotSeq, complete: await copySnapshot(ctx, plan, snapshot, snapshotSeq) };
   } finally {
     snapshot.close();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { HybridLogicalClock } from '../../../plugins/storage/hlc.js';
 import { openTempEngine } from './helpers.js';
 
 const insert = (n: number, v: string) => ({ type: 'insert' as const, table: 'dog', record: { id: n, v } });
@@ -57,6 +58,36 @@ test('dropping a database ends its open snapshots instead of waiting on them', a
     await engine.createDatabase('gone');
     assert.deepEqual(engine.listTables('gone'), []);
     assert.throws(() => engine.openSnapshot('missing'), /does not exist/);
+  } finally {
+    await t.close();
+  }
+});
+
+test('an open snapshot holds the log after its hand-over point against retention, until it closes', async () => {
+  let wall = 1_000_000;
+  const t = await openTempEngine({ clock: new HybridLogicalClock(() => wall), auditRetentionMs: 1000 });
+  try {
+    const { engine } = t;
+    await engine.createDatabase('dev');
+    await engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    for (let i = 0; i < 6; i++) {
+      wall += 10;
+      await engine.write('dev', [insert(i, 'x')]);
+    }
+    const seqs = engine.readLog('dev').map((e) => e.seq);
+    const snapshot = engine.openSnapshot('dev', { holdLogAfter: seqs[2]! });
+    assert.equal(snapshot.holdLogAfter, seqs[2]);
+    // Everything is past the retention window now.
+    await engine.cleanupExpired({ now: wall + 10_000 });
+    assert.deepEqual(engine.readLog('dev').map((e) => e.seq), seqs.slice(2), 'entries after the hold (and the hold itself) are kept');
+    snapshot.close();
+    await engine.cleanupExpired({ now: wall + 10_000 });
+    assert.deepEqual(engine.readLog('dev'), []);
+    // Without an explicit hand-over point the snapshot's own seq is held.
+    await engine.write('dev', [insert(10, 'y')]);
+    const own = engine.openSnapshot('dev');
+    assert.equal(own.holdLogAfter, own.seq);
+    own.close();
   } finally {
     await t.close();
   }

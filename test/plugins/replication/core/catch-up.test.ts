@@ -136,6 +136,28 @@ test('an initial copy is one snapshot: writes made while it runs come from the l
   }
 });
 
+test('a copy that outlasts the retention window completes: the log after its snapshot is held, not trimmed', async () => {
+  const c = await cluster(['a', 'b'], { auditRetentionMs: 60_000 });
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await insertMany(a!.engine, 1, 2_000, 500);
+    const frames = frameCounter();
+    c.link('a', 'b', { tap: frames.tap, options: { copyBatchSize: 100, copyBatchDelay: 20 } });
+    await waitFor('copy under way', () => frames.count('COPY_BATCH') >= 3);
+    await insertMany(a!.engine, 10_000, 5, 1);
+    // Everything written so far is past retention: only the entries the copy hands over to may stay.
+    await a!.engine.cleanupExpired({ now: Date.now() + 120_000 });
+    // The five later entries and the one at the snapshot's own position.
+    assert.equal(a!.engine.readLog(DB).length, 6);
+    await converged([a!.engine, b!.engine]);
+    assert.equal(frames.count('COPY_BATCH'), 20, 'one pass over the table: the copy was not restarted');
+    assert.equal(frames.count('COPY_DONE'), 1);
+  } finally {
+    await c.close();
+  }
+});
+
 test('startTime limits the initial copy to records with version >= startTime', async () => {
   const c = await cluster(['a', 'b']);
   try {
