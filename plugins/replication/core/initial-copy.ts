@@ -29,6 +29,8 @@ export interface CopyPlan {
   readonly tables?: readonly string[];
   /** The log position handed over at, when the peer's cursor is older than the snapshot and still served. */
   readonly at?: number;
+  /** Tables a resumed copy sends from their first row, even before its position (included again since). */
+  readonly whole?: readonly string[];
 }
 
 export interface CopyContext {
@@ -64,8 +66,10 @@ export async function runInitialCopy(ctx: CopyContext, plan: CopyPlan): Promise<
 async function copySnapshot(ctx: CopyContext, plan: CopyPlan, snapshot: StorageSnapshot, snapshotSeq: number): Promise<boolean> {
   const { storage, database, filter } = ctx;
   const stopped = () => ctx.isClosed() || snapshot.closed || !ctx.logReaches(snapshotSeq);
+  const whole = (name: string): boolean => plan.whole?.includes(name) === true;
   const tables = snapshot.tables.filter(
-    (name) => filter.tableAllowed(name) && (!plan.tables || plan.tables.includes(name)) && (!plan.resume || name >= plan.resume.table),
+    (name) =>
+      filter.tableAllowed(name) && (!plan.tables || plan.tables.includes(name)) && (!plan.resume || name >= plan.resume.table || whole(name)),
   );
   // Live record counts: tombstones make the scan a little longer, hence the cap below 100 until done.
   const total = tables.reduce((sum, name) => sum + (storage.getTable(database, name) ? storage.tableStats(database, name).recordCount : 0), 0);
@@ -73,7 +77,7 @@ async function copySnapshot(ctx: CopyContext, plan: CopyPlan, snapshot: StorageS
   for (const table of tables) {
     if (!storage.getTable(database, table)) continue;
     await ctx.schemas.ensure(table);
-    let after: PrimaryKey | undefined = plan.resume?.table === table ? plan.resume.afterKey : undefined;
+    let after: PrimaryKey | undefined = plan.resume?.table === table && !whole(table) ? plan.resume.afterKey : undefined;
     for (;;) {
       if (stopped()) return false;
       // Dropped since the snapshot: its rows are not sent (the drop reached the peer as a schema change).

@@ -206,10 +206,15 @@ class SenderSession implements Session {
    * them get a copy of just those tables, then the log from the same cursor.
    */
   private async plan(sub: Subscription): Promise<{ copy: CopyPlan } | { from: number }> {
-    const reincluded = await this.ledger!.open();
-    const last = this.deps.storage.lastSeq(this.deps.database);
+    const { storage, database } = this.deps;
+    // Only tables that exist have rows to copy (exclusions name tables of any database).
+    const reincluded = (await this.ledger!.open()).filter((table) => storage.getTable(database, table) !== undefined);
+    const last = storage.lastSeq(database);
     const servable = (seq: number) => this.logReaches(seq) && seq <= last;
-    if (sub.copy && servable(sub.copy.snapshotSeq)) return { copy: this.copyPlan(sub, sub.copy) };
+    if (sub.copy && servable(sub.copy.snapshotSeq)) {
+      // The interrupted copy may have passed them (before its position, or while they were excluded).
+      return { copy: { ...this.copyPlan(sub, sub.copy), ...(reincluded.length > 0 ? { whole: reincluded } : {}) } };
+    }
     if (sub.after !== null && servable(sub.after)) {
       if (reincluded.length === 0) return { from: sub.after };
       this.deps.logger.info('tables included again: copying them', { peer: this.deps.peerNode, database: this.deps.database, tables: reincluded });

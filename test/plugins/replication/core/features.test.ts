@@ -7,7 +7,7 @@ import { createMemoryChannelPair } from '../../../../plugins/replication/core/me
 import { RequestHandlers } from '../../../../plugins/replication/core/requests.js';
 import { startReceiver, startSender } from '../../../../plugins/replication/core/session.js';
 import type { RecordRouter } from '../../../../plugins/replication/tokens.js';
-import { cluster, converged, DB, dump, frameCounter, waitFor } from './helpers.js';
+import { cluster, converged, DB, dump, frameCounter, insertMany, waitFor } from './helpers.js';
 
 test('routers: skip keeps records from the peer, metadata sends the op without its value; the cursor still advances', async () => {
   const c = await cluster(['a', 'b']);
@@ -222,6 +222,28 @@ test('a table included again gets a copy of what was written while it was exclud
     await insert('dog', 20, 1);
     await converged([a!.engine, b!.engine]);
     assert.equal(again.count('COPY_BATCH'), 0);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a table included again while an interrupted copy resumes past it is copied whole', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    for (const table of ['ac', 'fu']) await a!.engine.createTable(DB, table, { primaryKey: 'id' });
+    await insertMany(a!.engine, 1, 20, 20, 'ac');
+    await insertMany(a!.engine, 1, 2_000, 500, 'fu');
+    // A first copy with 'ac' excluded, interrupted inside 'fu' (which sorts after 'ac').
+    const first = frameCounter();
+    const link = c.link('a', 'b', { tap: first.tap, receiverExcludeTables: ['ac'], options: { copyBatchSize: 100, copyBatchDelay: 20 } });
+    await waitFor('copy inside fu', () => first.count('COPY_BATCH') >= 3);
+    await link.stop('interrupted');
+    assert.equal(b!.engine.getMeta<{ table: string }>(DB, ['repl', 'copy', 'a'])?.table, 'fu');
+    // Resumed without the exclusion: the resume point is past 'ac', which must still arrive whole.
+    c.link('a', 'b', { options: { copyBatchSize: 100 } });
+    await converged([a!.engine, b!.engine], 30_000);
+    assert.equal(b!.engine.tableStats(DB, 'ac').recordCount, 20);
   } finally {
     await c.close();
   }
