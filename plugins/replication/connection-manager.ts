@@ -57,6 +57,8 @@ export interface ConnectionManagerDeps {
 export class ConnectionManager {
   private peerMap = new Map<string, Peer>();
   private readonly dialers = new Map<string, Dialer>();
+  /** Dialers being replaced: the new one starts once the old session has ended (two would race one cursor). */
+  private readonly stoppingDialers = new Map<string, Promise<void>>();
   private readonly receivers = new Map<string, Live & { session: ReceiverSession }>();
   private readonly senders = new Map<string, Live>();
   /** Peers of the cluster this node was removed from; cleared when added again. After a restart the dropped rows keep it apart. */
@@ -89,6 +91,7 @@ export class ConnectionManager {
     this.dialers.clear();
     await Promise.all([
       ...dialers.map((d) => d.stop('node stopping')),
+      ...this.stoppingDialers.values(),
       ...[...this.senders.values()].map(async ({ session, channel }) => {
         await session.stop('node stopping').catch(() => undefined);
         channel.close(1001, 'node stopping');
@@ -202,11 +205,15 @@ export class ConnectionManager {
       const want = desired.get(k);
       if (!want || want.url !== dialer.target.url || reexcluded.has(want.peer)) {
         this.dialers.delete(k);
-        void dialer.stop('peer no longer replicated');
+        const stopped = dialer.stop(want ? 'replication settings changed' : 'peer no longer replicated').finally(() => {
+          this.stoppingDialers.delete(k);
+          this.refresh();
+        });
+        this.stoppingDialers.set(k, stopped);
       }
     }
     for (const [k, target] of desired) {
-      if (this.dialers.has(k)) continue;
+      if (this.dialers.has(k) || this.stoppingDialers.has(k)) continue;
       const dialer = new Dialer(target, {
         localNode: this.deps.localNode,
         localAddress: this.deps.config.listen?.host ?? this.deps.config.secureListen?.host,

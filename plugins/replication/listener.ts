@@ -108,7 +108,10 @@ export class ReplicationListener {
     // Created now so frames sent before authorization completes are queued, not lost.
     const channel = new WsChannel(ws);
     void this.serve(channel, req).catch((error: unknown) => {
-      this.deps.logger.warn('replication connection failed', { remote: plainAddress(req.socket.remoteAddress), error: String(error instanceof Error ? error.message : error) });
+      const fields = { remote: plainAddress(req.socket.remoteAddress), error: String(error instanceof Error ? error.message : error) };
+      // A peer that hung up during the handshake (it is replacing or stopping its dialer) is routine.
+      if (channel.closed) this.deps.logger.debug('replication connection closed during the handshake', fields);
+      else this.deps.logger.warn('replication connection failed', fields);
       channel.close(1011, 'Replication connection failed');
     });
   }

@@ -34,21 +34,25 @@ export function routeOperations(
     permission: 'super_user',
     input: (body) => ({ routes: requestRoutes(body, local) }),
     handler: async ({ routes }) => {
-      const existing = current();
+      const next = current();
       const keyOf = (route: unknown): string => routeKey(route, local);
-      const keys = new Set(existing.map(keyOf));
+      const normalized = (route: unknown): string => JSON.stringify(parseRoute(route, local));
+      const at = new Map(next.map((route, i) => [keyOf(route), i]));
       const set: unknown[] = [];
       const skipped: unknown[] = [];
       for (const route of routes) {
         const k = keyOf(route);
-        if (keys.has(k)) skipped.push(route);
+        const i = at.get(k);
+        // As Harper, the same peer again is skipped; here only when its settings (replicates, excludeTables…) match too.
+        if (i !== undefined && normalized(next[i]) === normalized(route)) skipped.push(route);
         else {
-          keys.add(k);
+          if (i === undefined) at.set(k, next.push(route) - 1);
+          else next[i] = route;
           set.push(route);
         }
       }
       if (set.length > 0) {
-        await configStore.set(KEY, [...existing, ...set]);
+        await configStore.set(KEY, next);
         routesChanged(set.map((route) => (parseRoute(route, local) as Route).name));
       }
       return { message: 'cluster routes successfully set', set, skipped };

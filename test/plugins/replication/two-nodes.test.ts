@@ -165,7 +165,13 @@ describe('two-node replication', () => {
     await ok(a, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 600, dog_name: 'Marker' }] });
     await waitFor(async () => ids(await tableContents(b, 'dev', 'dog')).includes(600), { timeoutMs: 15_000, message: 'marker on B' });
     assert.deepEqual(ids(await tableContents(b, 'dev', 'bird')), [1], 'excluded at once: the new bird stays on A');
-    await ok(b, { operation: 'cluster_delete_routes', routes: [route] });
+    // The same route with other settings replaces it (an identical one is skipped).
+    const lifted = { ...route, excludeTables: [] };
+    assert.deepEqual(await ok(b, { operation: 'cluster_set_routes', routes: [lifted, lifted] }), {
+      message: 'cluster routes successfully set', set: [lifted], skipped: [lifted],
+    });
+    assert.deepEqual(await ok(b, { operation: 'cluster_get_routes' }), [lifted]);
     await waitForSameContents([a, b], 'dev', 'bird', (r) => r.length === 2, 30_000);
+    await ok(b, { operation: 'cluster_delete_routes', routes: [route] });
   });
 });
