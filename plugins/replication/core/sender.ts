@@ -67,7 +67,6 @@ class SenderSession implements Session {
   /** The seq whose ACK confirms a finished copy: the ledger's re-included tables are then covered. */
   private copyConfirmation?: number;
   private exclude = new Set<string>();
-  private vector: Record<string, number> = {};
   /** Origins the receiver stopped excluding: their retained entries are resent once (UPDATE). */
   private catchUp?: { origins: Set<string>; vector: Record<string, number> };
   private closeInfo?: CloseInfo;
@@ -180,7 +179,6 @@ class SenderSession implements Session {
     this.filter = new PeerFilter(storage, database, peerNode, this.deps.routers, excludeTables);
     this.ledger = new ExclusionLedger(storage, database, peerNode, excludeTables);
     this.exclude = new Set(sub.exclude);
-    this.vector = { ...sub.vector };
     // The loop runs beside the frame handler so ACKs and requests keep flowing during a long copy.
     this.loop = this.run(sub).catch((error: unknown) => this.fail(error));
   }
@@ -192,7 +190,6 @@ class SenderSession implements Session {
     const vector = parseVector(raw.vector ?? {});
     const included = [...this.exclude].filter((o) => !exclude.has(o));
     this.exclude = exclude;
-    this.vector = vector;
     if (included.length > 0) {
       const origins = new Set([...(this.catchUp?.origins ?? []), ...included]);
       this.catchUp = { origins, vector };
@@ -338,11 +335,15 @@ class SenderSession implements Session {
     at.lastSeqFrame = Date.now();
   }
 
-  /** Sends one entry as this peer gets it; false when nothing of it is for the peer. */
+  /**
+   * Sends one entry as this peer gets it; false when nothing of it is for the
+   * peer. The stream from the peer's cursor never skips by its version vector:
+   * a vector entry is a maximum, not a watermark (a relayed entry made by a copy
+   * can carry a newer version of an origin than writes still on their way), so
+   * skipping below it lost writes when links churned. Repeats merge idempotently.
+   */
   private async sendEntry(entry: TxnEntry, seq: number | null): Promise<boolean> {
     if (this.exclude.has(entry.origin)) return false;
-    const known = this.vector[entry.origin];
-    if (known !== undefined && entry.version <= known) return false;
     const ops = this.filter!.wireOps(entry.origin, entry.version, entry.ops);
     if (ops.length === 0) return false;
     for (const table of new Set(ops.map((o) => o.table))) await this.schemas.ensure(table);

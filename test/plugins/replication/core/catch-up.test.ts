@@ -158,6 +158,31 @@ test('a copy that outlasts the retention window completes: the log after its sna
   }
 });
 
+test('the stream from a cursor sends every entry after it, even below the receiver’s version vector (a maximum, not a watermark)', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await insertMany(a!.engine, 1, 1, 1);
+    const first = c.link('a', 'b');
+    await converged([a!.engine, b!.engine]);
+    await first.stop();
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 'x' } }]);
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 'y' } }]);
+    const y = a!.engine.readLog(DB).at(-1)!;
+    // y reached b another way (a relay of a copy's log entry) and raised b's vector past x, which b lacks.
+    await b!.engine.applyRemote(DB, { origin: y.origin, version: y.version, ops: y.ops }, (w) => {
+      w.putMeta(['repl', 'vv', 'a'], y.version);
+      w.putMeta(['repl', 'origins'], ['a']);
+    });
+    assert.deepEqual(b!.engine.get(DB, 'dog', ['x', 'y']).map((r) => r?.id), [undefined, 'y']);
+    c.link('a', 'b');
+    await converged([a!.engine, b!.engine]);
+  } finally {
+    await c.close();
+  }
+});
+
 test('startTime limits the initial copy to records with version >= startTime', async () => {
   const c = await cluster(['a', 'b']);
   try {
