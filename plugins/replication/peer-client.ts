@@ -10,7 +10,6 @@ import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 
 export const EXCHANGE_TIMEOUT_MS = 10_000;
 
-/** How the channel closed, waiting briefly for the close handshake. */
 /**
  * The status to answer our caller with for a peer's error status. A 401 is
  * about the `authorization` parameter sent to the peer, not the caller's own

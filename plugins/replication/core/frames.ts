@@ -64,8 +64,6 @@ export interface Subscription {
   readonly after: number | null;
   /** Origins the sender must not send: the receiver itself and origins it gets directly. */
   readonly exclude: readonly string[];
-  /** Highest version the receiver applied per origin. */
-  readonly vector: Readonly<Record<string, Version>>;
   readonly excludeTables: readonly string[];
   /** Initial copy takes only records with version >= startTime. */
   readonly startTime?: number;
@@ -75,6 +73,7 @@ export interface Subscription {
 
 export interface TopologyUpdate {
   readonly exclude: readonly string[];
+  /** Highest version the receiver applied per origin: where the resend of origins it stops excluding begins. */
   readonly vector: Readonly<Record<string, Version>>;
 }
 
@@ -167,7 +166,6 @@ export function parseSubscription(v: unknown): Subscription {
   return {
     after,
     exclude,
-    vector: parseVector(v.vector ?? {}),
     excludeTables,
     ...(startTime !== undefined ? { startTime } : {}),
     ...(copy ? { copy } : {}),

@@ -160,7 +160,6 @@ class Receiver implements ReceiverSession {
       subscribeFrame({
         after: this.expected,
         exclude: this.lastExclude,
-        vector: this.store.vector(),
         excludeTables: [...this.excludedTables],
         ...(this.deps.startTime !== undefined ? { startTime: this.deps.startTime } : {}),
         ...(copy ? { copy } : {}),
