@@ -30,6 +30,12 @@ export class PeerRequestError extends Error {
   }
 }
 
+/**
+ * Requests one session serves at once. A peer is authenticated, but a bug or a
+ * flood on its side must not make this node hold unbounded handler work.
+ */
+export const MAX_SERVED_REQUESTS = 256;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -40,6 +46,7 @@ interface Pending {
 export class RequestEndpoint {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private serving = 0;
 
   constructor(
     private readonly channel: FrameChannel,
@@ -70,10 +77,14 @@ export class RequestEndpoint {
     const handler = this.handlers?.get(type);
     const answer = async (): Promise<Frame> => {
       if (!handler) return responseFrame(id, null, `Unknown request type '${type}'`);
+      if (this.serving >= MAX_SERVED_REQUESTS) return responseFrame(id, null, `Too many concurrent requests (${MAX_SERVED_REQUESTS}); retry later`);
+      this.serving++;
       try {
         return responseFrame(id, await handler({ ...this.context, payload: frame[3] }));
       } catch (error) {
         return responseFrame(id, null, error instanceof Error ? error.message : String(error));
+      } finally {
+        this.serving--;
       }
     };
     void answer().then((response) => this.channel.send(response)).catch(() => {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameType } from '../../../../plugins/replication/core/frames.js';
 import { DEFAULT_LINK_OPTIONS, linkEngines } from '../../../../plugins/replication/core/link.js';
 import { createMemoryChannelPair } from '../../../../plugins/replication/core/memory-channel.js';
-import { RequestHandlers } from '../../../../plugins/replication/core/requests.js';
+import { MAX_SERVED_REQUESTS, RequestHandlers } from '../../../../plugins/replication/core/requests.js';
 import { startReceiver, startSender } from '../../../../plugins/replication/core/session.js';
 import type { RecordRouter } from '../../../../plugins/replication/tokens.js';
 import { cluster, converged, DB, dump, frameCounter, insertMany, waitFor } from './helpers.js';
@@ -65,6 +65,17 @@ test('request/response over a live session: handler result, unknown type, handle
       await assert.rejects(receiver.request('nope', null), /Unknown request type 'nope'/);
       await assert.rejects(receiver.request('fails', null), /no such record/);
       await assert.rejects(receiver.request('slow', null, 50), /timed out after 50 ms/);
+      // Served after the timed-out request's handler (started before it) has ended, so the flood starts with no slot taken.
+      assert.equal(await receiver.request('slow', null, 5_000), 'late');
+      // A flood of slow requests: the first MAX_SERVED_REQUESTS are served, the rest refused at once.
+      const flood = Array.from({ length: MAX_SERVED_REQUESTS + 5 }, () => receiver.request('slow', null, 5_000).then(
+        (v) => v,
+        (e: Error) => e.message,
+      ));
+      const answers = await Promise.all(flood);
+      assert.equal(answers.filter((a) => a === 'late').length, MAX_SERVED_REQUESTS);
+      assert.equal(answers.filter((a) => /Too many concurrent requests/.test(String(a))).length, 5);
+      assert.equal(await receiver.request('slow', null, 5_000), 'late', 'served again once the flood ends');
       const pending = receiver.request('slow', null, 5_000);
       await receiver.stop('bye');
       await assert.rejects(pending, /closed/);
