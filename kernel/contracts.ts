@@ -189,7 +189,15 @@ export interface PluginContext<TConfig> {
   resolveOptional<T>(token: ServiceToken<T>): T | undefined;
   readonly operations: OperationRegistry;
   readonly lifecycle: Lifecycle;
+  /**
+   * Adds a section to `plexus status` (the YAML `harperdb status` prints),
+   * read from the running node on demand. The provider returns undefined to
+   * leave the section out. A name one other plugin already added is an error.
+   */
+  statusSection(name: string, provider: StatusProvider): void;
 }
+
+export type StatusProvider = () => unknown;
 
 export interface Plugin<TConfig = unknown> {
   readonly $$kind: 'plexus.plugin/v1';

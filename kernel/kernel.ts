@@ -13,6 +13,7 @@ import {
   type Plugin,
   type PluginContext,
   type ServiceToken,
+  type StatusProvider,
 } from './contracts.js';
 import { orderPlugins } from './dependency-graph.js';
 import { KernelError, KernelStartupError } from './errors.js';
@@ -44,6 +45,8 @@ export class Kernel {
   private readonly loaded: Loaded[] = [];
   /** Plugins whose start hooks began, in start order: exactly these are stopped. */
   private readonly started: Loaded[] = [];
+  /** `plexus status` sections by name, in registration (dependency) order. */
+  private readonly statusSections = new Map<string, { readonly plugin: string; readonly provider: StatusProvider }>();
   private stopping?: Promise<void>;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
 
@@ -62,6 +65,23 @@ export class Kernel {
   /** Resolves a service bound by any plugin (for the CLI and tests). */
   resolve<T>(token: ServiceToken<T>): T {
     return this.root.resolve(token);
+  }
+
+  /**
+   * The plugins' status sections, for `plexus status`. A section that fails
+   * shows its error instead: one plugin must not hide the others.
+   */
+  async status(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [name, { provider }] of this.statusSections) {
+      try {
+        const value = await provider();
+        if (value !== undefined) out[name] = value;
+      } catch (error) {
+        out[name] = { error: error instanceof Error ? error.message : String(error) };
+      }
+    }
+    return out;
   }
 
   async start(): Promise<void> {
@@ -148,6 +168,12 @@ export class Kernel {
       resolveOptional: (token) => scope.resolveOptional(token),
       operations: this.registry.forPlugin(name),
       lifecycle: hooks,
+      statusSection: (section, provider) => {
+        if (section === 'plexus') throw new KernelError(`Plugin '${name}' adds status section 'plexus', which is the node's own`);
+        const owner = this.statusSections.get(section)?.plugin;
+        if (owner !== undefined) throw new KernelError(`Plugin '${name}' adds status section '${section}', which plugin '${owner}' already added`);
+        this.statusSections.set(section, { plugin: name, provider });
+      },
     };
     try {
       plugin.register(ctx);

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import type { Invocation } from './invocation.js';
 import { isPlexusProcess, livePid, removePidFile } from './pid-file.js';
 import { warnIgnoredFlags } from './messages.js';
+import { readStatusSocket } from './status-socket.js';
 
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 30_000;
@@ -133,10 +134,13 @@ export async function restartDaemon(inv: Invocation): Promise<number> {
   return stopped === 0 ? startDaemon(inv) : stopped;
 }
 
-/** YAML like `harperdb status`; only `status: stopped` when no live pid file. */
-export function printStatus(inv: Invocation): number {
+/**
+ * YAML like `harperdb status`: only `status: stopped` when no live pid file;
+ * for a running node, its plugins' sections (replication) follow.
+ */
+export async function printStatus(inv: Invocation): Promise<number> {
   const pid = livePid(inv.rootPath);
-  const status = pid === undefined ? { plexus: { status: 'stopped' } } : { plexus: { status: 'running', pid } };
+  const status = pid === undefined ? { plexus: { status: 'stopped' } } : { plexus: { status: 'running', pid }, ...(await readStatusSocket(inv.rootPath)) };
   process.stdout.write(stringify(status));
   return 0;
 }

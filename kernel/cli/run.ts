@@ -12,6 +12,7 @@ import { loadPlugins } from '../plugin-loader.js';
 import type { Invocation } from './invocation.js';
 import { STARTED_MARKER, warnIgnoredFlags } from './messages.js';
 import { livePid, removePidFile, writePidFile } from './pid-file.js';
+import { openStatusSocket } from './status-socket.js';
 
 /** The identity plugin's token (same Symbol.for key); the kernel does not import plugins. */
 const NodeIdentityToken = createToken<{ readonly name: string }>('identity.node');
@@ -39,6 +40,7 @@ export async function runForeground(inv: Invocation): Promise<number> {
   let logger: ClosableLogger | undefined;
   let kernel: Kernel | undefined;
   let running = false;
+  let closeStatusSocket: (() => Promise<void>) | undefined;
 
   // During start-up anything unexpected fails fast; once serving, a bad request must never crash the node.
   const onUnexpected = (error: unknown): void => {
@@ -85,6 +87,11 @@ export async function runForeground(inv: Invocation): Promise<number> {
     config.writeFile();
     writePidFile(inv.rootPath, process.pid);
     running = true;
+    // Status is a convenience: a socket that cannot open must not fail a started node.
+    closeStatusSocket = await openStatusSocket(inv.rootPath, () => k.status(), log).catch((error: unknown) => {
+      log.warn('status socket not opened: `plexus status` shows the pid only', { error: errorMessage(error) });
+      return undefined;
+    });
     const line = startedLine(k, version, config.get('operationsApi.network.port'));
     log.info(line);
     process.stdout.write(`${line}\n`);
@@ -101,6 +108,7 @@ export async function runForeground(inv: Invocation): Promise<number> {
       await startup.catch(() => undefined);
       logger?.info('stopping', { signal });
       let code = 0;
+      await closeStatusSocket?.();
       try {
         await kernel?.stop();
       } catch (error) {

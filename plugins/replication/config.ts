@@ -18,6 +18,8 @@ export interface ReplicationConfig {
   readonly local?: LocalEndpoint;
   /** replication.url as configured (see selfUrl for the default). */
   readonly url?: string;
+  /** replication.hostname or url is set: the node is named for a cluster (Harper's `status` then shows replication). */
+  readonly named: boolean;
   readonly databases: '*' | readonly string[];
   readonly routes: readonly Route[];
   readonly pingInterval: number;
@@ -81,12 +83,13 @@ function secureListenAddress(config: ConfigStore, port: unknown): ListenAddress 
     }
     return parseListenAddress('replication.securePort', value);
   }
-  const named = !isUnset(config.get('replication.hostname')) || !isUnset(config.get('replication.url'));
-  if (!isUnset(port) || !named || !withCa) return undefined;
+  if (!isUnset(port) || !isNamed(config) || !withCa) return undefined;
   const opsPort = config.get('operationsApi.network.port');
   const opsHost = typeof opsPort === 'string' && opsPort.includes(':') ? parseListenAddress('operationsApi.network.port', opsPort).host : undefined;
   return parseListenAddress('replication.securePort', opsHost && opsHost !== '0.0.0.0' ? `${opsHost}:${DEFAULT_SECURE_PORT}` : DEFAULT_SECURE_PORT);
 }
+
+const isNamed = (config: ConfigStore): boolean => !isUnset(config.get('replication.hostname')) || !isUnset(config.get('replication.url'));
 
 export const parseReplicationConfig: ConfigParser<ReplicationConfig> = (config) => {
   const port = config.get('replication.port');
@@ -110,6 +113,7 @@ export const parseReplicationConfig: ConfigParser<ReplicationConfig> = (config) 
     secureListen,
     local,
     url,
+    named: isNamed(config),
     databases: parseDatabases(config.get('replication.databases')),
     routes: parseRoutes(config.get('replication.routes'), local, 'replication.routes'),
     pingInterval: positive(config, 'pingInterval'),

@@ -17,7 +17,7 @@ import { RequestHandlers } from './core/requests.js';
 import { ReplicationListener } from './listener.js';
 import { ClusterMembership } from './membership-tokens.js';
 import { NodeStore } from './node-store.js';
-import { clusterStatusOperation } from './operations/cluster-status.js';
+import { clusterStatus, clusterStatusOperation, statusSection } from './operations/cluster-status.js';
 import { PeerTrust } from './peer-trust.js';
 import { nodeOperations } from './operations/node-operations.js';
 import { routeOperations } from './operations/route-operations.js';
@@ -171,6 +171,8 @@ export default definePlugin<ReplicationConfig>({
       };
     });
     ctx.operations.register(clusterStatusOperation(started));
+    // As Harper: `status` shows replication for a node named for a cluster (replication.hostname or url).
+    if (config.named) ctx.statusSection('replication', () => (running ? statusSection(clusterStatus(started)) : undefined));
     ctx.lifecycle.onReady(() => running?.manager.start());
     ctx.lifecycle.onStop(async () => {
       const current = running;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -92,6 +92,33 @@ describe('plexus run', () => {
     await assert.rejects(canConnect('127.0.2.1', 9925));
     const log = readFileSync(join(root, 'log', 'plexus.log'), 'utf8');
     assert.ok(!log.includes(ADMIN.password));
+  });
+
+  test('status of a node named for a cluster shows its replication connections, as harperdb status does', async () => {
+    const named = (address: string) => ['--REPLICATION_HOSTNAME', address, '--REPLICATION_PORT', `${address}:9933`];
+    const a = await startNode({ address: '127.0.2.8', args: named('127.0.2.8') });
+    const b = await startNode({ address: '127.0.2.9', args: named('127.0.2.9') });
+    const added = await op(a.url, { operation: 'add_node', hostname: '127.0.2.9', authorization: ADMIN });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    type Socket = Record<string, unknown>;
+    type Status = { plexus: { status: string; pid: number }; replication?: { connections: { 'database sockets': Socket[] }[] } & Record<string, unknown> };
+    const connected = (status: Status): boolean => status.replication?.connections[0]?.['database sockets'][0]?.connected === true;
+    const status = await waitFor(() => {
+      const current = statusOf(a.rootPath) as Status;
+      return connected(current) ? current : undefined;
+    }, { timeoutMs: 15_000, message: 'status shows the connected peer' });
+    assert.deepEqual(status.plexus, { status: 'running', pid: a.pid });
+    const { connections, ...self } = status.replication!;
+    assert.deepEqual(self, { 'node name': '127.0.2.8', 'is enabled': true });
+    const { 'database sockets': sockets, ...peer } = connections[0]!;
+    assert.deepEqual(peer, { 'node name': '127.0.2.9', url: 'ws://127.0.2.9:9933', subscriptions: null, replicates: true });
+    assert.deepEqual(sockets.map((s) => [s.database, s.connected, s['thread id'], s.nodes]), [['system', true, 1, ['127.0.2.9']]]);
+    // Owner-only: the socket answers without credentials.
+    assert.equal(statSync(join(a.rootPath, 'plexus.sock')).mode & 0o777, 0o600);
+    await a.stop();
+    assert.equal(existsSync(join(a.rootPath, 'plexus.sock')), false, 'a clean stop removes the socket');
+    assert.deepEqual(statusOf(a.rootPath), { plexus: { status: 'stopped' } });
+    await b.stop();
   });
 
   test('stops cleanly on SIGINT (Ctrl-C) too', async () => {

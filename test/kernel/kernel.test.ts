@@ -187,6 +187,42 @@ describe('kernel lifecycle', () => {
   });
 });
 
+describe('status sections', () => {
+  const section = (name: string, sections: Record<string, () => unknown>) =>
+    definePlugin({
+      manifest: { name, version: '1.0.0', provides: [], requires: [] },
+      register(ctx) {
+        for (const [key, provider] of Object.entries(sections)) ctx.statusSection(key, provider);
+      },
+    });
+
+  it('collects each plugin\'s section in order; a failing one shows its error, undefined leaves it out', async () => {
+    const kernel = newKernel([
+      section('a', { alpha: () => ({ up: true }), hidden: () => undefined }),
+      section('b', { broken: () => Promise.reject(new Error('no peers table')), beta: async () => [1, 2] }),
+    ]);
+    await kernel.start();
+    try {
+      const status = await kernel.status();
+      assert.deepEqual(status, { alpha: { up: true }, broken: { error: 'no peers table' }, beta: [1, 2] });
+      assert.deepEqual(Object.keys(status), ['alpha', 'broken', 'beta']);
+    } finally {
+      await kernel.stop();
+    }
+  });
+
+  it('a section another plugin added, or the node\'s own `plexus`, fails start-up naming both', async () => {
+    await assert.rejects(newKernel([section('a', { alpha: () => 1 }), section('b', { alpha: () => 2 })]).start(), (error: Error) => {
+      assert.match(String((error as { cause?: Error }).cause?.message ?? error.message), /Plugin 'b' adds status section 'alpha', which plugin 'a' already added/);
+      return true;
+    });
+    await assert.rejects(newKernel([section('a', { plexus: () => 1 })]).start(), (error: Error) => {
+      assert.match(String((error as { cause?: Error }).cause?.message ?? error.message), /status section 'plexus', which is the node's own/);
+      return true;
+    });
+  });
+});
+
 describe('plugin scopes', () => {
   it('shares one singleton across plugins, built in the provider scope, never in the global container', async () => {
     let built = 0;
