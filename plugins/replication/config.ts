@@ -27,6 +27,7 @@ export interface ReplicationConfig {
   readonly reconnectMinDelay: number;
   readonly reconnectMaxDelay: number;
   readonly copyBatchSize: number;
+  readonly copyBatchBytes: number;
   readonly copyBatchDelay: number;
 }
 
@@ -121,6 +122,7 @@ export const parseReplicationConfig: ConfigParser<ReplicationConfig> = (config) 
     reconnectMinDelay: positive(config, 'reconnectMinDelay'),
     reconnectMaxDelay: positive(config, 'reconnectMaxDelay'),
     copyBatchSize: positive(config, 'copyBatchSize'),
+    copyBatchBytes: positive(config, 'copyBatchBytes'),
     copyBatchDelay: positive(config, 'copyBatchDelay', true),
   };
 };

@@ -74,7 +74,7 @@ export class ConnectionManager {
 
   constructor(private readonly deps: ConnectionManagerDeps) {
     const { config } = deps;
-    this.options = { copyBatchSize: config.copyBatchSize, copyBatchDelay: config.copyBatchDelay, pingTimeout: config.pingTimeout };
+    this.options = { copyBatchSize: config.copyBatchSize, copyBatchBytes: config.copyBatchBytes, copyBatchDelay: config.copyBatchDelay, pingTimeout: config.pingTimeout };
   }
 
   start(): void {

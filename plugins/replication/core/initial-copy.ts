@@ -1,7 +1,8 @@
 /**
  * Sender side of an initial copy: every replicated table in name order, each
  * in key order, read in pages of copyBatchSize straight into COPY_BATCH
- * frames (versions, origins and tombstones included), each send awaited so
+ * frames of at most about copyBatchBytes (versions, origins and tombstones
+ * included), each send awaited so
  * the channel's back-pressure bounds memory. All pages come from ONE storage
  * snapshot (an LMDB read transaction), so the copy is the database as it was
  * at the snapshot's log position `snapshotSeq`, and the log is streamed from
@@ -16,6 +17,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PrimaryKey, StorageEngine, StorageSnapshot, StoredEntry } from '../../storage/tokens.js';
+import { approxSize } from './approx-size.js';
 import type { Frame } from './channel.js';
 import { copyBatchFrame, copyDoneFrame, toWireEntry, type CopyCursor, type WireEntry } from './frames.js';
 import type { PeerFilter } from './routing.js';
@@ -39,6 +41,7 @@ export interface CopyContext {
   readonly filter: PeerFilter;
   readonly schemas: SchemaAnnouncer;
   readonly batchSize: number;
+  readonly batchBytes: number;
   readonly batchDelay: number;
   send(frame: Frame): Promise<void>;
   isClosed(): boolean;
@@ -84,11 +87,14 @@ async function copySnapshot(ctx: CopyContext, plan: CopyPlan, snapshot: StorageS
       if (!storage.getTable(database, table)) break;
       const page = snapshot.scanEntries(table, { ...(after !== undefined ? { after } : {}), limit: ctx.batchSize });
       if (page.length === 0) break;
+      for (const chunk of byteBounded(page, ctx.batchBytes)) {
+        if (stopped()) return false;
+        scanned += chunk.length;
+        const percent = total === 0 ? 99 : Math.min(99, Math.floor((scanned * 100) / total));
+        ctx.progress(percent);
+        await ctx.send(copyBatchFrame(table, wireEntries(ctx.filter, table, chunk, plan.startTime), chunk[chunk.length - 1]!.id, snapshotSeq, percent));
+      }
       after = page[page.length - 1]!.id;
-      scanned += page.length;
-      const percent = total === 0 ? 99 : Math.min(99, Math.floor((scanned * 100) / total));
-      ctx.progress(percent);
-      await ctx.send(copyBatchFrame(table, wireEntries(ctx.filter, table, page, plan.startTime), after, snapshotSeq, percent));
       if (page.length < ctx.batchSize) break;
       if (ctx.batchDelay > 0) await sleep(ctx.batchDelay);
     }
@@ -97,6 +103,20 @@ async function copySnapshot(ctx: CopyContext, plan: CopyPlan, snapshot: StorageS
   await ctx.send(copyDoneFrame(snapshotSeq));
   ctx.progress(100);
   return true;
+}
+
+/** The page in runs of about `maxBytes` (the entry that reaches it included, so a run is never empty). */
+function* byteBounded(page: readonly StoredEntry[], maxBytes: number): Generator<readonly StoredEntry[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < page.length; i++) {
+    bytes += approxSize(page[i]!.value);
+    if (bytes >= maxBytes || i === page.length - 1) {
+      yield page.slice(start, i + 1);
+      start = i + 1;
+      bytes = 0;
+    }
+  }
 }
 
 function wireEntries(filter: PeerFilter, table: string, page: readonly StoredEntry[], startTime: number | undefined): WireEntry[] {

@@ -41,7 +41,7 @@ export interface Link {
   stop(reason?: string): Promise<void>;
 }
 
-export const DEFAULT_LINK_OPTIONS: ReplicationOptions = { copyBatchSize: 500, copyBatchDelay: 0, pingTimeout: 60_000 };
+export const DEFAULT_LINK_OPTIONS: ReplicationOptions = { copyBatchSize: 500, copyBatchBytes: 16 * 1024 * 1024, copyBatchDelay: 0, pingTimeout: 60_000 };
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, child: () => silent };
 

@@ -268,6 +268,7 @@ class SenderSession implements Session {
           filter: this.filter!,
           schemas: this.schemas,
           batchSize: this.deps.options.copyBatchSize,
+          batchBytes: this.deps.options.copyBatchBytes,
           batchDelay: this.deps.options.copyBatchDelay,
           send: (f) => this.send(f),
           isClosed: () => this.closeInfo !== undefined,

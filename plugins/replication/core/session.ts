@@ -12,6 +12,11 @@ import type { RequestHandlers } from './requests.js';
 export interface ReplicationOptions {
   /** Records per COPY_BATCH frame. */
   copyBatchSize: number;
+  /**
+   * Estimated bytes per COPY_BATCH frame: large records split a page into
+   * several frames, so none nears the peer's 100 MiB frame limit.
+   */
+  copyBatchBytes: number;
   /** Pause between COPY_BATCH frames (ms), to pace a copy. */
   copyBatchDelay: number;
   /** Default timeout of a request() over the session (ms); the transport uses it for liveness. */

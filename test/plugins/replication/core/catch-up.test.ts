@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Frame } from '../../../../plugins/replication/core/channel.js';
+import { pack } from 'msgpackr';
 import { FrameType } from '../../../../plugins/replication/core/frames.js';
 import { cluster, converged, cursorOf, DB, dump, frameCounter, insertMany, waitFor } from './helpers.js';
 
@@ -153,6 +154,28 @@ test('a copy that outlasts the retention window completes: the log after its sna
     await converged([a!.engine, b!.engine]);
     assert.equal(frames.count('COPY_BATCH'), 20, 'one pass over the table: the copy was not restarted');
     assert.equal(frames.count('COPY_DONE'), 1);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a copy of large records splits each page into frames of about copyBatchBytes (a frame over the peer limit would never arrive)', async () => {
+  const c = await cluster(['a', 'b']);
+  try {
+    const { a, b } = c.nodes;
+    await a!.engine.createTable(DB, 'blob', { primaryKey: 'id' });
+    const text = 'x'.repeat(10_000);
+    await a!.engine.write(DB, Array.from({ length: 30 }, (_, id) => ({ type: 'insert' as const, table: 'blob', record: { id, text } })));
+    const sizes: number[] = [];
+    c.link('a', 'b', {
+      tap: (_to, f) => void (f[0] === FrameType.COPY_BATCH && sizes.push(pack(f).length)),
+      options: { copyBatchSize: 500, copyBatchBytes: 64 * 1024 },
+    });
+    await converged([a!.engine, b!.engine]);
+    assert.equal(dump(b!.engine).blob!.length, 30);
+    // Seven 10 kB records reach 64 KiB: five frames, none above the bound by more than one record.
+    assert.equal(sizes.length, 5, String(sizes));
+    assert.ok(sizes.every((size) => size < 64 * 1024 + 10_100), String(sizes));
   } finally {
     await c.close();
   }
