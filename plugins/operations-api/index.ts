@@ -6,6 +6,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { closeServer, definePlugin, listenServer } from '../../kernel/index.js';
 import { Authenticator } from '../auth/tokens.js';
+import { ReplicationService } from '../replication/tokens.js';
 import { StorageEngine } from '../storage/tokens.js';
 import { parseOperationsApiConfig, type OperationsApiConfig } from './config.js';
 import { dataOperations } from './operations/index.js';
@@ -16,7 +17,7 @@ import { createOperationsApp } from './server.js';
 const STOP_GRACE_MS = 2000;
 
 export default definePlugin<OperationsApiConfig>({
-  manifest: { name: 'operations-api', version: '0.1.0', provides: [], requires: [StorageEngine, Authenticator] },
+  manifest: { name: 'operations-api', version: '0.1.0', provides: [], requires: [StorageEngine, Authenticator], optional: [ReplicationService] },
   config: parseOperationsApiConfig,
   register(ctx) {
     const auth = ctx.resolve(Authenticator);
@@ -25,12 +26,25 @@ export default definePlugin<OperationsApiConfig>({
     }
     const app = createOperationsApp({ registry: ctx.operations, auth, config: ctx.config, logger: ctx.logger });
     let server: Server | undefined;
+    let ready = false;
+    let markReady!: () => void;
+    const whenReady = new Promise<void>((resolve) => (markReady = resolve));
+    ctx.lifecycle.onReady(() => {
+      ready = true;
+      markReady();
+    });
+    const serve: typeof app.fetch = (...args) => (ready ? app.fetch(...args) : whenReady.then(() => app.fetch(...args)));
     ctx.lifecycle.onStart(async () => {
       // The storage engine is only available once its plugin has started (before this one).
       const storage = ctx.resolve(StorageEngine);
-      for (const operation of dataOperations({ storage, auth, config: ctx.configStore })) ctx.operations.register(operation);
+      const replication = ctx.resolveOptional(ReplicationService);
+      for (const operation of dataOperations({ storage, auth, config: ctx.configStore, ...(replication ? { replication } : {}) })) {
+        ctx.operations.register(operation);
+      }
+      // Bound now, so a busy port fails start-up; requests wait until every plugin has started
+      // (cluster operations answered 503 while the replication plugin was still starting).
       server = createAdaptorServer({
-        fetch: app.fetch,
+        fetch: serve,
         serverOptions: { keepAliveTimeout: ctx.config.keepAliveTimeout },
       }) as Server;
       await listenServer(server, ctx.config.address);

@@ -7,7 +7,7 @@
  * its own, and each side records the other's CA in hdb_nodes (`ca`), which
  * gossip spreads so every member trusts it.
  */
-import { OperationError, type Logger } from '../../kernel/index.js';
+import { isPlainObject, OperationError, type Logger, type OperationRegistry } from '../../kernel/index.js';
 import type { CertificateAuthority } from '../certificate-authority/tokens.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { NodeOperation } from './handshake.js';
@@ -18,6 +18,7 @@ import { exchange } from './peer-client.js';
 import type { PeerTrust } from './peer-trust.js';
 import type { RetainedCredentials } from './retained-credentials.js';
 import { hostToUrl, urlHost, type LocalEndpoint } from './routes.js';
+import { REPLICABLE_OPERATIONS } from './tokens.js';
 
 /** remove_node's notice to the peer is best effort: it must not hold the operation long. */
 const REMOVE_NOTICE_TIMEOUT_MS = 3000;
@@ -34,6 +35,8 @@ export interface ClusterDeps {
   readonly nodes: NodeStore;
   readonly manager: ConnectionManager;
   readonly credentials: RetainedCredentials;
+  /** Runs a peer's replicated operation here. */
+  readonly operations: OperationRegistry;
   readonly logger: Logger;
 }
 
@@ -176,6 +179,26 @@ export class Cluster {
     return `Successfully removed '${name}' from cluster`;
   }
 
+  /** `replicated: true`: the operation on every other member, in parallel; a member that fails is reported, not thrown. */
+  replicateOperation(body: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>[]> {
+    const { deps } = this;
+    const members = deps.nodes.all().filter((row) => row.name !== deps.localNode && typeof row.url === 'string');
+    return Promise.all(
+      members.map(async (row) => {
+        try {
+          const result = await exchange(row.url as string, { operation: 'replicated_operation', name: deps.localNode, body }, {
+            authorization: deps.credentials.get(row.name),
+            localAddress: deps.localAddress,
+            tls: this.tls(true),
+          });
+          return { node: row.name, ...(isPlainObject(result) ? result : { result }) };
+        } catch (error) {
+          return { node: row.name, status: 'failed', reason: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+  }
+
   /** Serves a peer's one-shot operation (see listener.ts for how `auth` was established). */
   async nodeOperation(op: NodeOperation, auth: PeerAuth): Promise<unknown> {
     const { deps } = this;
@@ -202,6 +225,15 @@ export class Cluster {
         const usingCA = deps.ca?.replicationIdentity().issuerCa;
         // `members` lets a caller that left the cluster restore the rows it dropped (see rowsForRejoin).
         return { nodeName: deps.localNode, ...(signed ?? {}), ...(usingCA ? { usingCA } : {}), rejoined, members: deps.nodes.all() };
+      }
+      case 'replicated_operation': {
+        const name = isPlainObject(op.body) ? op.body.operation : undefined;
+        if (typeof name !== 'string' || !REPLICABLE_OPERATIONS.has(name)) {
+          throw new OperationError(400, `${JSON.stringify(name ?? null)} cannot be replicated`);
+        }
+        // Run as a trusted in-process call: the peer is an authenticated member. Never replicated onwards.
+        const { replicated: _replicated, ...body } = op.body!;
+        return deps.operations.invoke(name, body, { caller: `peer:${caller}` });
       }
       case 'remove_node_back':
         // Removed from the cluster, not just from the caller: gossip deletes this node's row on every member.

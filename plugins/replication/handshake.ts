@@ -35,7 +35,7 @@ export interface Reject {
 
 /** An operation one node asks of another over a one-shot socket. */
 export interface NodeOperation {
-  readonly operation: 'add_node_back' | 'remove_node_back';
+  readonly operation: 'add_node_back' | 'remove_node_back' | 'replicated_operation';
   /** The caller's node name and URL. */
   readonly name: string;
   readonly url?: string;
@@ -43,6 +43,8 @@ export interface NodeOperation {
   readonly ca?: string;
   /** add_node_back over wss://: a CSR for the peer to sign with its CA. */
   readonly csr?: string;
+  /** replicated_operation: the operations API body to run. */
+  readonly body?: Readonly<Record<string, unknown>>;
 }
 
 /** Reads a string field of a handshake payload. */

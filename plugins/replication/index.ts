@@ -67,6 +67,7 @@ export default definePlugin<ReplicationConfig>({
         return session.request(type, payload, timeoutMs);
       },
       sockets: () => (running ? running.manager.sockets() : new Map()),
+      replicateOperation: (operation) => started().cluster.replicateOperation(operation),
     };
     ctx.provide(ReplicationService, { useValue: service });
     ctx.provide(ClusterMembership, {
@@ -130,6 +131,7 @@ export default definePlugin<ReplicationConfig>({
         nodes,
         manager,
         credentials,
+        operations: ctx.operations,
         logger: ctx.logger,
         ca,
         trust,

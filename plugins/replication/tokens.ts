@@ -61,6 +61,16 @@ export interface ReplicationService {
   request(peer: string, database: string, type: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
   /** Live sockets per peer name. */
   sockets(): ReadonlyMap<string, readonly SocketStatus[]>;
+  /**
+   * Runs an operation on every other cluster member (Harper's `replicated:
+   * true`), each over a one-shot authenticated socket: one entry per member,
+   * `{node, ...result}` or `{node, status: 'failed', reason}`. Members run only
+   * operations listed in REPLICABLE_OPERATIONS.
+   */
+  replicateOperation(operation: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>[]>;
 }
+
+/** What a member runs for a peer's `replicated: true` (Harper 4.7's data operations that take the flag). */
+export const REPLICABLE_OPERATIONS: ReadonlySet<string> = new Set(['drop_table', 'drop_database', 'drop_schema']);
 
 export const ReplicationService = createToken<ReplicationService>('replication.service');

@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import {
   ADMIN,
   adoptPid,
+  MAIN_SCRIPT,
   op,
   runCli,
   startNode,
@@ -119,6 +120,24 @@ describe('plexus run', () => {
     assert.equal(existsSync(join(a.rootPath, 'plexus.sock')), false, 'a clean stop removes the socket');
     assert.deepEqual(statusOf(a.rootPath), { plexus: { status: 'stopped' } });
     await b.stop();
+  });
+
+  test('requests that arrive while a fresh node starts wait for it: no 503 from a plugin still starting', async () => {
+    const root = tempRoot('127.0.2.10');
+    const child = spawn(process.execPath, [MAIN_SCRIPT, 'run', '--ROOTPATH', root, '--OPERATIONSAPI_NETWORK_PORT', '127.0.2.10:9925', '--HTTP_PORT', '127.0.2.10:9926',
+      '--REPLICATION_HOSTNAME', '127.0.2.10', '--REPLICATION_PORT', '127.0.2.10:9933', '--HDB_ADMIN_USERNAME', ADMIN.username, '--HDB_ADMIN_PASSWORD', ADMIN.password], { stdio: 'ignore' });
+    adoptPid(child.pid!);
+    // The first answer the listener gives, polled from the moment it binds (a fresh node's first start is the slowest).
+    const first = await waitFor(async () => {
+      try {
+        return await op('http://127.0.2.10:9925', { operation: 'cluster_status' });
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 20_000, intervalMs: 5, message: 'the operations API answers' });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    child.kill('SIGTERM');
+    await waitFor(() => !isAlive(child.pid!), { timeoutMs: 10_000, message: 'the node stops' });
   });
 
   test('stops cleanly on SIGINT (Ctrl-C) too', async () => {

@@ -3,6 +3,7 @@
  * database (legacy: schema), table and attribute.
  */
 import { OperationError, type OperationDefinition } from '../../../kernel/index.js';
+import type { ReplicationService } from '../../replication/tokens.js';
 import type { CreateTableOptions, StorageEngine } from '../../storage/tokens.js';
 import {
   assertNotSystem,
@@ -75,7 +76,18 @@ const parseAttribute = (body: Body): AttributeInput => ({
   attribute: requiredString(body, 'attribute'),
 });
 
-export function schemaOperations(storage: StorageEngine): OperationDefinition<any, Message>[] {
+/** Harper's `replicated: true` on a drop: also run on every other member, each one's outcome in `replicated`. */
+interface Replicable {
+  readonly replicated: boolean;
+}
+
+const replicatedParam = (body: Body): Replicable => ({ replicated: optionalBoolean(body, 'replicated') === true });
+
+export function schemaOperations(storage: StorageEngine, replication?: Pick<ReplicationService, 'replicateOperation'>): OperationDefinition<any, Message>[] {
+  /** The local result, with each member's when the caller asked for `replicated` (a node without replication has none). */
+  const alsoOnMembers = async (input: Replicable, operation: Record<string, unknown>, local: Message): Promise<Message> =>
+    input.replicated && replication ? { ...local, replicated: await replication.replicateOperation(operation) } as Message : local;
+
   const createDatabase: OperationDefinition<string, Message> = {
     name: 'create_database',
     aliases: ['create_schema'],
@@ -88,19 +100,20 @@ export function schemaOperations(storage: StorageEngine): OperationDefinition<an
     },
   };
 
-  const dropDatabase: OperationDefinition<string, Message> = {
+  const dropDatabase: OperationDefinition<{ database: string } & Replicable, Message> = {
     name: 'drop_database',
     aliases: ['drop_schema'],
     permission: 'super_user',
     input: (body) => {
       const database = requiredString(body, 'database', 'schema');
       assertNotSystem(database);
-      return database;
+      return { database, ...replicatedParam(body) };
     },
-    async handler(database) {
+    async handler(input) {
+      const { database } = input;
       if (!storage.hasDatabase(database)) throw databaseMissing(database, 404);
       await storage.dropDatabase(database);
-      return { message: `successfully deleted '${database}'` };
+      return alsoOnMembers(input, { operation: 'drop_database', database }, { message: `successfully deleted '${database}'` });
     },
   };
 
@@ -121,18 +134,19 @@ export function schemaOperations(storage: StorageEngine): OperationDefinition<an
     },
   };
 
-  const dropTable: OperationDefinition<TableRef, Message> = {
+  const dropTable: OperationDefinition<TableRef & Replicable, Message> = {
     name: 'drop_table',
     permission: 'super_user',
     input: (body) => {
       const ref = tableRef(body);
       assertNotSystem(ref.database);
-      return ref;
+      return { ...ref, ...replicatedParam(body) };
     },
-    async handler(ref) {
-      requireTable(storage, ref, 404);
-      await storage.dropTable(ref.database, ref.table);
-      return { message: `successfully deleted table '${ref.database}.${ref.table}'` };
+    async handler(input) {
+      const { database, table } = input;
+      requireTable(storage, input, 404);
+      await storage.dropTable(database, table);
+      return alsoOnMembers(input, { operation: 'drop_table', database, table }, { message: `successfully deleted table '${database}.${table}'` });
     },
   };
 

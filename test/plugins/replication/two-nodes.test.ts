@@ -174,4 +174,33 @@ describe('two-node replication', () => {
     await waitForSameContents([a, b], 'dev', 'bird', (r) => r.length === 2, 30_000);
     await ok(b, { operation: 'cluster_delete_routes', routes: [route] });
   });
+
+  it('drop_table and drop_database with replicated: true run on the peer too, each outcome in `replicated`; without it the drop is local', async () => {
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'cat', primary_key: 'id' });
+    await ok(a, { operation: 'create_table', database: 'scratch', table: 'tmp', primary_key: 'id' });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'cat', records: [{ id: 1 }] });
+    await ok(a, { operation: 'insert', database: 'scratch', table: 'tmp', records: [{ id: 1 }] });
+    await waitForSameContents([a, b], 'dev', 'cat', (r) => r.length === 1);
+    await waitForSameContents([a, b], 'scratch', 'tmp', (r) => r.length === 1);
+    const tables = async (node: NodeHandle) => Object.keys(((await ok(node, { operation: 'describe_database', database: 'dev' })) as Record<string, unknown>));
+
+    assert.deepEqual(await ok(a, { operation: 'drop_table', database: 'dev', table: 'cat', replicated: true }), {
+      message: "successfully deleted table 'dev.cat'",
+      replicated: [{ node: B, message: "successfully deleted table 'dev.cat'" }],
+    });
+    assert.ok(!(await tables(b)).includes('cat'), 'dropped on B too');
+    // B no longer has it: the member's failure is reported, not thrown.
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'cat', primary_key: 'id' });
+    const again = await ok<Record<string, unknown>>(a, { operation: 'drop_table', database: 'dev', table: 'cat', replicated: true });
+    assert.deepEqual(again.replicated, [{ node: B, status: 'failed', reason: `Error returned from ws://${B}:9933: Table 'dev.cat' does not exist` }]);
+
+    assert.deepEqual(await ok(b, { operation: 'drop_database', database: 'scratch', replicated: true }), {
+      message: "successfully deleted 'scratch'",
+      replicated: [{ node: A, message: "successfully deleted 'scratch'" }],
+    });
+    assert.equal((await op(a.url, { operation: 'describe_database', database: 'scratch' })).status, 404);
+    // Without the flag a drop stays local, as in Harper.
+    await ok(a, { operation: 'drop_table', database: 'dev', table: 'bird' });
+    assert.ok((await tables(b)).includes('bird'));
+  });
 });
