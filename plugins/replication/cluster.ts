@@ -111,6 +111,8 @@ export class Cluster {
     if (input.retainAuthorization && input.authorization) await deps.credentials.set(responder, input.authorization);
     deps.manager.unblockAll();
     deps.manager.refresh();
+    // Dialers refused before this (e.g. while the peer had removed this node) retry now, not after their backoff.
+    deps.manager.wake(responder);
     return `Successfully added '${url}' to cluster`;
   }
 
@@ -222,6 +224,7 @@ export class Cluster {
         await deps.nodes.rejoined();
         deps.manager.unblockAll();
         deps.manager.refresh();
+        deps.manager.wake(caller);
         const usingCA = deps.ca?.replicationIdentity().issuerCa;
         // `members` lets a caller that left the cluster restore the rows it dropped (see rowsForRejoin).
         return { nodeName: deps.localNode, ...(signed ?? {}), ...(usingCA ? { usingCA } : {}), rejoined, members: deps.nodes.all() };

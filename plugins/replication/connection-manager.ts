@@ -172,6 +172,11 @@ export class ConnectionManager {
     this.readmittedAt = Date.now();
   }
 
+  /** Redials now every waiting dialer of `peer` (added again: its refusals may be over). */
+  wake(peer: string): void {
+    for (const dialer of this.dialers.values()) if (dialer.target.peer === peer) dialer.wake();
+  }
+
   /** A route to these peers was set explicitly: that re-adds them. */
   unblock(peers: readonly string[]): void {
     for (const peer of peers) this.blocked.delete(peer);
@@ -390,6 +395,8 @@ export class ConnectionManager {
     this.senders.set(k, { session, channel, serial });
     channel.ping();
     this.refusals.delete(peer);
+    // The peer has this database now: this node's own subscription to it, refused while it had not, need not wait out its backoff.
+    this.dialers.get(k)?.wake();
     void session.done.then(() => {
       if (this.senders.get(k)?.session === session) this.senders.delete(k);
       channel.close(1000, 'session ended');

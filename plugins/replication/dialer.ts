@@ -103,6 +103,8 @@ export class Dialer {
   private stopped = false;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
+  /** Ends the wait before the next attempt (set while waiting). */
+  private redial?: () => void;
   private channel?: WsChannel;
   private session?: ReceiverSession;
 
@@ -117,6 +119,18 @@ export class Dialer {
 
   get live(): ReceiverSession | undefined {
     return this.session;
+  }
+
+  /**
+   * Something changed that may let a refused or failed dial succeed (the peer
+   * now has the database, this node was added again): retry now, from the
+   * shortest backoff. A live session is left alone.
+   */
+  wake(): void {
+    this.attempt = 0;
+    if (!this.redial) return;
+    clearTimeout(this.timer);
+    this.redial();
   }
 
   async stop(reason: string): Promise<void> {
@@ -145,8 +159,10 @@ export class Dialer {
       }
       if (this.stopped) return;
       await new Promise<void>((resolve) => {
+        this.redial = resolve;
         this.timer = setTimeout(resolve, delayMs);
       });
+      this.redial = undefined;
     }
   }
 

@@ -147,3 +147,41 @@ describe('remove_node seen from the removed node', () => {
     await waitForSameContents([p1, p2, p3], 'data', 't', (rows) => ids(rows).includes('again-3') && ids(rows).includes('again-1'));
   });
 });
+
+describe('dialers retry at once when what refused them changes (slow reconnect backoff, as in production)', () => {
+  // Backoff of 10–30 s between attempts: any wait for it shows as a missed deadline below.
+  const SLOW_RETRY = ['--REPLICATION_RECONNECTMINDELAY', '20000', '--REPLICATION_RECONNECTMAXDELAY', '30000'];
+  const [C1, C2, C3, C4] = ['127.0.64.21', '127.0.64.22', '127.0.64.23', '127.0.64.24'];
+
+  after(async () => {
+    await stopAllNodes();
+  });
+
+  it('a database only the adding node had flows both ways right after add_node', async () => {
+    const [q1, q2] = await Promise.all([C1, C2].map((address) => startClusterNode(address, SLOW_RETRY)));
+    await createTable([q1], 'data', 't');
+    await insert(q1, 'seed');
+    await ok(q1, { operation: 'add_node', hostname: C2, authorization: ADMIN });
+    // q1's subscription to q2's `data` was refused (q2 had no such database) until q2 created it from q1's schema.
+    await waitFor(() => holds(q2, 'seed'), { timeoutMs: 8_000, message: `${C2} got the seed` });
+    await insert(q2, 'from-2');
+    await waitFor(() => holds(q1, 'from-2'), { timeoutMs: 8_000, message: `${C1} got from-2 without waiting out a backoff` });
+  });
+
+  it('a node removed while stopped, then added again, receives at once', async () => {
+    const [r1, r2] = await Promise.all([C3, C4].map((address) => startClusterNode(address, SLOW_RETRY)));
+    await createTable([r1, r2], 'data', 't');
+    await ok(r1, { operation: 'add_node', hostname: C4, authorization: ADMIN });
+    await waitForMesh([r1, r2]);
+    await r2.stop();
+    await ok(r1, { operation: 'remove_node', hostname: C4 });
+    await r2.restart();
+    // r2 never heard of its removal: it dials r1 with its old membership, is refused, and backs off.
+    await waitFor(async () => (await ok(r2, { operation: 'cluster_status' })).connections.some((c: any) => c.refused), {
+      timeoutMs: 10_000, message: `${C4} was refused by ${C3}`,
+    });
+    await ok(r2, { operation: 'add_node', hostname: C3, authorization: ADMIN });
+    await insert(r1, 'after-readd');
+    await waitFor(() => holds(r2, 'after-readd'), { timeoutMs: 8_000, message: `${C4} receives without waiting out its backoff` });
+  });
+});
