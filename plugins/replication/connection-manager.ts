@@ -437,7 +437,12 @@ export class ConnectionManager {
     if (!receiver && !sender) return undefined;
     const r = receiver?.session.status();
     const s = sender?.session.status();
-    const connected = (receiver !== undefined && !receiver.channel.closed) || (sender !== undefined && !sender.channel.closed);
+    // Connected only when every direction this pair should flow in is live: one direction down (a refused
+    // subscription) must not read as connected because the other is up.
+    const flow = this.peerMap.get(k.split('\u0000')[0]!)?.flow;
+    const receiving = receiver !== undefined && !receiver.channel.closed;
+    const sending = sender !== undefined && !sender.channel.closed;
+    const connected = (receiving || sending) && (!flow?.sends || receiving) && (!flow?.receives || sending);
     const latency = receiver?.channel.latency() ?? sender?.channel.latency();
     return {
       ...(s ?? {}),
