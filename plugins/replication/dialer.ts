@@ -17,6 +17,14 @@ import { UNAUTHORIZED_CODE, WsChannel } from './ws-channel.js';
 /** Milliseconds allowed for connect + WELCOME. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * Largest frame a dialer accepts from the peer it chose to dial (ws's default is
+ * 100 MiB). A transaction is one frame, and msgpack can outgrow the request's
+ * JSON (a float such as 0.1 is 9 bytes against JSON's 4), so a valid 100 MiB
+ * body can make a larger frame; refusing it would stall the link for good.
+ */
+export const MAX_RECEIVED_FRAME = 512 * 1024 * 1024;
+
 export interface DialTarget {
   readonly peer: string;
   readonly url: string;
@@ -79,6 +87,7 @@ export function openSocket(url: string, options: SocketOptions): Promise<OpenSoc
       localAddress: options.localAddress,
       handshakeTimeout: options.timeoutMs,
       perMessageDeflate: false,
+      maxPayload: MAX_RECEIVED_FRAME,
       ...tls,
     });
     let certificate: PeerCertificate | undefined;

@@ -13,7 +13,7 @@ const HIGH_WATER_MARK = 4 * 1024 * 1024;
 export const NO_RECONNECT_CODE = 4001;
 /** Policy violation: the dialer was not authorized; it retries later with backoff. */
 export const UNAUTHORIZED_CODE = 1008;
-/** ws closes with it, without a reason, when a frame exceeds maxPayload (its default 100 MiB, on both sides). */
+/** ws closes with it, without a reason, when a frame exceeds maxPayload (see MAX_RECEIVED_FRAME). */
 const MESSAGE_TOO_BIG = 1009;
 
 export class WsChannel implements FrameChannel {
@@ -47,7 +47,7 @@ export class WsChannel implements FrameChannel {
       this.pingSentAt = undefined;
     });
     ws.on('close', (code: number, reason: Buffer) => {
-      this.finish({ code, reason: reason.toString() || (code === MESSAGE_TOO_BIG ? 'a frame exceeded the size limit (100 MiB)' : 'closed'), reconnect: code !== NO_RECONNECT_CODE });
+      this.finish({ code, reason: reason.toString() || (code === MESSAGE_TOO_BIG ? 'a frame exceeded the size limit' : 'closed'), reconnect: code !== NO_RECONNECT_CODE });
     });
     // An 'error' is always followed by 'close'; without a listener it would crash the process.
     ws.on('error', () => undefined);

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitFor } from '../../helpers/node-process.js';
 import type { CloseInfo, Frame } from '../../../plugins/replication/core/channel.js';
+import { openSocket } from '../../../plugins/replication/dialer.js';
 import { WsChannel } from '../../../plugins/replication/ws-channel.js';
 
 const HOST = '127.0.10.50';
@@ -132,6 +133,24 @@ describe('WsChannel', () => {
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 2_000, `socket closed after ${Math.round(elapsed)} ms`);
     assert.deepEqual(frames, []);
+  });
+
+  it('a dialed socket takes a frame over ws’s default 100 MiB limit (a transaction larger once msgpacked than its JSON)', async () => {
+    accepted = new Promise((resolve) => (accept = resolve));
+    const { ws } = await openSocket(`ws://${HOST}:${(server.address() as AddressInfo).port}`, { timeoutMs: 5_000 });
+    const dialed = new WsChannel(ws);
+    const served = await accepted;
+    const big = Buffer.alloc(110 * 1024 * 1024, 7);
+    const received = new Promise<Frame | CloseInfo>((resolve) => {
+      dialed.onFrame((frame) => resolve(frame));
+      dialed.onClose((info) => resolve(info));
+    });
+    await served.send([5, big]);
+    const frame = await received;
+    assert.ok(Array.isArray(frame), `closed instead: ${JSON.stringify(frame)}`);
+    assert.equal((frame[1] as Buffer).length, big.length);
+    assert.equal(dialed.closed, false);
+    dialed.close(1000, 'done');
   });
 
   it('measures ping latency and carries reconnect:false to the peer', async () => {
