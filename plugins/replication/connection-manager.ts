@@ -27,6 +27,8 @@ const MAX_REFUSALS = 1000;
 export interface Refusal {
   readonly reason: string;
   readonly at: number;
+  /** Consecutive times this reason was given. */
+  readonly count: number;
 }
 
 interface Live {
@@ -112,11 +114,20 @@ export class ConnectionManager {
    * not one per retry. The name may be any string a connecting socket claims,
    * so the oldest record goes once MAX_REFUSALS are kept.
    */
-  noteRefusal(peer: string, reason: string): void {
-    if (this.refusals.get(peer)?.reason !== reason) this.deps.logger.warn('replication peer refused', { peer, reason });
+  /**
+   * Records why a connection with `peer` was refused, logged once per reason.
+   * A `transient` refusal (this node's dial, retried: routine while a node
+   * joins and its membership or databases reach the peer) is a warning only
+   * when it repeats.
+   */
+  noteRefusal(peer: string, reason: string, transient = false): void {
+    const previous = this.refusals.get(peer);
+    const count = previous?.reason === reason ? previous.count + 1 : 1;
+    if (count === (transient ? 2 : 1)) this.deps.logger.warn('replication peer refused', { peer, reason });
+    else if (count === 1) this.deps.logger.info('replication peer refused; retrying', { peer, reason });
     this.refusals.delete(peer);
     if (this.refusals.size >= MAX_REFUSALS) this.refusals.delete(this.refusals.keys().next().value!);
-    this.refusals.set(peer, { reason, at: Date.now() });
+    this.refusals.set(peer, { reason, at: Date.now(), count });
   }
 
   refusal(peer: string): Refusal | undefined {
@@ -227,7 +238,7 @@ export class ConnectionManager {
         maxDelay: this.deps.config.reconnectMaxDelay,
         trust: this.deps.trust,
         authorization: (peer) => this.deps.credentials.get(peer),
-        refused: (peer, reason) => this.noteRefusal(peer, reason),
+        refused: (peer, reason, transient) => this.noteRefusal(peer, reason, transient),
         startSession: (t, channel, serial) => this.startReceiverSession(t, channel, serial),
         sessionEnded: (t, channel) => this.receiverEnded(t, channel),
       });

@@ -42,8 +42,8 @@ export interface DialerDeps {
   readonly trust?: PeerTrust;
   /** The Authorization header retained for this peer, if any. */
   authorization(peer: string): string | undefined;
-  /** A peer refused (or was refused): logged once per reason, shown in cluster_status. */
-  refused(peer: string, reason: string): void;
+  /** A peer refused (or was refused): logged once per reason, shown in cluster_status; `transient` when retried soon. */
+  refused(peer: string, reason: string, transient?: boolean): void;
   /** Starts the core receiver on a channel that completed the handshake (`serial`: the peer certificate's, on wss://). */
   startSession(target: DialTarget, channel: WsChannel, serial: string | undefined): ReceiverSession;
   /** Called when the session ends (before the redial delay). */
@@ -209,13 +209,14 @@ export class Dialer {
     } catch (error) {
       if ((await channel.closedWithin(1000))?.code !== UNAUTHORIZED_CODE) throw error;
       // The peer does not know this node's address, certificate or credentials (yet: retried as usual).
-      deps.refused(target.peer, `Unauthorized: ${target.peer} did not accept this node's credentials`);
+      deps.refused(target.peer, `Unauthorized: ${target.peer} did not accept this node's credentials`, true);
       return this.backoff();
     }
     const [type, payload] = answer;
     if (type === REJECT) {
       const reason = String(field(payload, 'reason'));
-      deps.refused(target.peer, reason);
+      // Often routine while a node joins (its row or a database not there yet): a warning only if it repeats.
+      deps.refused(target.peer, reason, true);
       channel.close(1000, reason);
       // A refusal that says "don't retry" is retried only at the slowest pace (membership may change).
       return field(payload, 'reconnect') === false ? deps.maxDelay : this.backoff();

@@ -13,13 +13,21 @@ test('refusals are kept per name, logged once per reason, and bounded (the oldes
   const root = mkdtempSync(join(tmpdir(), 'plexus-refusals-'));
   try {
     const warnings: unknown[] = [];
-    const logger: Logger = { error() {}, warn: (_m, fields) => void warnings.push(fields), info() {}, debug() {}, child: () => logger };
+    const infos: unknown[] = [];
+    const logger: Logger = { error() {}, warn: (_m, fields) => void warnings.push(fields), info: (_m, fields) => void infos.push(fields), debug() {}, child: () => logger };
     const configStore = openConfigStore({ rootPath: root });
     // Only the configuration and the logger take part in refusal bookkeeping.
     const manager = new ConnectionManager({ config: parseReplicationConfig(configStore), configStore, logger, localNode: 'me' } as unknown as ConnectionManagerDeps);
     manager.noteRefusal('peer-a', 'Unauthorized');
     manager.noteRefusal('peer-a', 'Unauthorized');
     assert.equal(warnings.length, 1);
+    // A retried dial's refusal (routine while a node joins) warns only when it repeats, then once.
+    manager.noteRefusal('peer-b', 'not replicated', true);
+    assert.deepEqual([warnings.length, infos.length], [1, 1]);
+    manager.noteRefusal('peer-b', 'not replicated', true);
+    manager.noteRefusal('peer-b', 'not replicated', true);
+    assert.deepEqual([warnings.length, infos.length], [2, 1]);
+    assert.equal(manager.refusal('peer-b')?.count, 3);
     for (let i = 0; i < 1500; i++) manager.noteRefusal(`claimed-${i}`, 'not a member');
     assert.equal(manager.refusal('peer-a'), undefined, 'the oldest record went first');
     assert.equal(manager.refusal('claimed-499'), undefined);
