@@ -110,15 +110,12 @@ export class ConnectionManager {
   }
 
   /**
-   * Records why `peer` was refused; the log gets one line per peer and reason,
-   * not one per retry. The name may be any string a connecting socket claims,
-   * so the oldest record goes once MAX_REFUSALS are kept.
-   */
-  /**
-   * Records why a connection with `peer` was refused, logged once per reason.
-   * A `transient` refusal (this node's dial, retried: routine while a node
-   * joins and its membership or databases reach the peer) is a warning only
-   * when it repeats.
+   * Records why `peer` was refused; the log gets one warning per peer and
+   * reason, not one per retry. A `transient` refusal (this node's own dial,
+   * retried: routine while a node joins and its row or databases reach the
+   * peer) is logged at info and becomes a warning only when it repeats. The
+   * name may be any string a connecting socket claims, so the oldest record
+   * goes once MAX_REFUSALS are kept.
    */
   noteRefusal(peer: string, reason: string, transient = false): void {
     const previous = this.refusals.get(peer);
