@@ -21,7 +21,9 @@ export default definePlugin<OperationsApiConfig>({
   config: parseOperationsApiConfig,
   register(ctx) {
     const auth = ctx.resolve(Authenticator);
-    for (const operation of systemOperations({ config: ctx.configStore, kernel: ctx.kernel, storage: ctx.resolve(StorageEngine) })) {
+    const replication = ctx.resolveOptional(ReplicationService);
+    const sources = { config: ctx.configStore, kernel: ctx.kernel, storage: ctx.resolve(StorageEngine), ...(replication ? { replication } : {}) };
+    for (const operation of systemOperations(sources)) {
       ctx.operations.register(operation);
     }
     const app = createOperationsApp({ registry: ctx.operations, auth, config: ctx.config, logger: ctx.logger });
@@ -37,7 +39,6 @@ export default definePlugin<OperationsApiConfig>({
     ctx.lifecycle.onStart(async () => {
       // The storage engine is only available once its plugin has started (before this one).
       const storage = ctx.resolve(StorageEngine);
-      const replication = ctx.resolveOptional(ReplicationService);
       for (const operation of dataOperations({ storage, auth, config: ctx.configStore, ...(replication ? { replication } : {}) })) {
         ctx.operations.register(operation);
       }

@@ -234,6 +234,8 @@ export class Cluster {
         if (typeof name !== 'string' || !REPLICABLE_OPERATIONS.has(name)) {
           throw new OperationError(400, `${JSON.stringify(name ?? null)} cannot be replicated`);
         }
+        // A trusted certificate alone may run add_node here, but not change data: only a member (or super_user credentials).
+        if (!auth.user && !deps.manager.peers().has(caller)) throw new OperationError(403, `${caller} is not a member of ${deps.localNode}'s cluster`);
         // Run as a trusted in-process call: the peer is an authenticated member. Never replicated onwards.
         const { replicated: _replicated, ...body } = op.body!;
         return deps.operations.invoke(name, body, { caller: `peer:${caller}` });

@@ -20,6 +20,8 @@ import { databaseMissing, requireTable } from './tables.js';
 
 export interface Message {
   readonly message: string;
+  /** A drop with `replicated: true`: each other member's outcome. */
+  readonly replicated?: readonly Record<string, unknown>[];
 }
 
 const TIMESTAMP_ATTRIBUTES: readonly string[] = ['__createdtime__', '__updatedtime__'];
@@ -86,7 +88,7 @@ const replicatedParam = (body: Body): Replicable => ({ replicated: optionalBoole
 export function schemaOperations(storage: StorageEngine, replication?: Pick<ReplicationService, 'replicateOperation'>): OperationDefinition<any, Message>[] {
   /** The local result, with each member's when the caller asked for `replicated` (a node without replication has none). */
   const alsoOnMembers = async (input: Replicable, operation: Record<string, unknown>, local: Message): Promise<Message> =>
-    input.replicated && replication ? { ...local, replicated: await replication.replicateOperation(operation) } as Message : local;
+    input.replicated && replication ? { ...local, replicated: await replication.replicateOperation(operation) } : local;
 
   const createDatabase: OperationDefinition<string, Message> = {
     name: 'create_database',

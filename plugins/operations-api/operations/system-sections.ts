@@ -7,13 +7,16 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import v8 from 'node:v8';
-import { isPlainObject, type ConfigStore, type KernelInfo } from '../../../kernel/index.js';
+import type { ConfigStore, KernelInfo } from '../../../kernel/index.js';
+import type { ReplicationService } from '../../replication/tokens.js';
 import type { StorageEngine } from '../../storage/tokens.js';
 
 export interface SectionSources {
   readonly config: ConfigStore;
   readonly kernel: KernelInfo;
   readonly storage: StorageEngine;
+  /** Present when the replication plugin is in the plugin set. */
+  readonly replication?: ReplicationService;
 }
 
 /** Reads one file, undefined when it is missing or unreadable (e.g. not Linux). */
@@ -143,19 +146,13 @@ function metrics(): Record<string, unknown> {
   };
 }
 
-/** Whether the plugin list enables replication (a name or `{ use, enabled }` entry). */
-function replicationEnabled(config: ConfigStore): boolean {
-  const plugins = config.get<unknown[]>('plugins') ?? [];
-  return plugins.some((entry) => entry === 'replication' || (isPlainObject(entry) && entry.use === 'replication' && entry.enabled !== false));
-}
-
 /**
  * What this plugin can say without reaching into replication: the node's name
- * (the identity storage stamps writes with) and whether the config enables the
- * replication plugin. Connection state lives in that plugin and is not shown.
+ * (the identity storage stamps writes with) and whether the replication
+ * plugin is in the set. Connection state is cluster_status's.
  */
-function replication({ config, storage }: SectionSources): Record<string, unknown> {
-  return { node_name: storage.nodeName, enabled: replicationEnabled(config) };
+function replication({ storage, replication }: SectionSources): Record<string, unknown> {
+  return { node_name: storage.nodeName, enabled: replication !== undefined };
 }
 
 export const SECTIONS = {

@@ -117,12 +117,12 @@ export async function waitForSameContents(
 
 export const ids = (rows: readonly Record<string, unknown>[]): unknown[] => rows.map((r) => r.id);
 
-/** Opens a replication socket at `url`, sends a HELLO for `dev` claiming `node`, and resolves with the first frame answered. */
-export function helloAnswer(url: string, node: string, expect: string, options: ClientOptions = {}): Promise<unknown> {
+/** Opens a replication socket at `url`, sends `frame`, and resolves with the first frame answered. */
+export function firstAnswer(url: string, frame: unknown[], options: ClientOptions = {}): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     const ws = new WebSocket(url, PROTOCOL, options);
     const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
-    ws.on('open', () => ws.send(pack([HELLO, { v: VERSION, node, database: 'dev', expect }])));
+    ws.on('open', () => ws.send(pack(frame)));
     ws.on('message', (data: Buffer) => {
       clearTimeout(timer);
       resolve(unpack(data));
@@ -131,3 +131,7 @@ export function helloAnswer(url: string, node: string, expect: string, options: 
     ws.on('error', () => undefined);
   });
 }
+
+/** The first answer to a HELLO for `dev` claiming `node`. */
+export const helloAnswer = (url: string, node: string, expect: string, options: ClientOptions = {}): Promise<unknown> =>
+  firstAnswer(url, [HELLO, { v: VERSION, node, database: 'dev', expect }], options);

@@ -14,10 +14,10 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PATH, REJECT } from '../../../plugins/replication/handshake.js';
+import { OPERATION, OPERATION_RESULT, PATH, REJECT } from '../../../plugins/replication/handshake.js';
 import { createTestCa, createTestCrl, createTestLeaf, writePemFiles, type TestCertificate } from '../../helpers/test-pki.js';
 import { ADMIN, op, stopAllNodes, waitFor, type NodeHandle } from '../../helpers/node-process.js';
-import { createTable, hdbNodes, helloAnswer, ids, logText, ok, presentedSerial, startSecureNode, waitForSameContents } from './helpers.js';
+import { createTable, firstAnswer, hdbNodes, helloAnswer, ids, logText, ok, presentedSerial, startSecureNode, waitForSameContents } from './helpers.js';
 
 const [G, H, J, K, L, M, N, O, P, Q] = ['127.0.21.1', '127.0.21.2', '127.0.21.3', '127.0.21.4', '127.0.21.5', '127.0.21.6', '127.0.21.7', '127.0.21.8', '127.0.21.9', '127.0.21.10'];
 /** A name (and address) no node knows. */
@@ -77,6 +77,14 @@ describe('secure replication with configured certificates and retained credentia
       const stranger = await leafFor(ca, STRANGER);
       const answer = await helloAnswer(`wss://${H}:9933${PATH}`, STRANGER, H, { key: stranger.keyPem, cert: stranger.pem, rejectUnauthorized: false });
       assert.deepEqual(answer, [REJECT, { reason: `${STRANGER} is not a known node of ${H}`, reconnect: true }]);
+    });
+
+    it('nor run a replicated operation (a drop) there: only members and super_user credentials may', async () => {
+      const stranger = await leafFor(ca, STRANGER);
+      const drop = { operation: 'replicated_operation', name: STRANGER, body: { operation: 'drop_table', database: 'dev', table: 'dog' } };
+      const answer = await firstAnswer(`wss://${H}:9933${PATH}`, [OPERATION, drop], { key: stranger.keyPem, cert: stranger.pem, rejectUnauthorized: false });
+      assert.deepEqual(answer, [OPERATION_RESULT, null, { status: 403, message: `${STRANGER} is not a member of ${H}'s cluster` }]);
+      assert.equal((await op(h.url, { operation: 'describe_table', database: 'dev', table: 'dog' })).status, 200, 'the table is still there');
     });
   });
 

@@ -33,6 +33,10 @@ describe('two-node replication', () => {
     });
   });
 
+  it('system_information names the node and shows replication enabled', async () => {
+    assert.deepEqual(await ok(a, { operation: 'system_information', attributes: ['replication'] }), { replication: { node_name: A, enabled: true } });
+  });
+
   it('add_node by hostname answers like Harper and copies existing data', async () => {
     const added = await ok(a, { operation: 'add_node', hostname: B, verify_tls: false, authorization: { username: ADMIN.username, password: ADMIN.password } });
     assert.deepEqual(added, { message: `Successfully added 'ws://${B}:9933' to cluster` });
