@@ -11,7 +11,7 @@ import { OperationError, type Logger } from '../../kernel/index.js';
 import type { StorageEngine } from '../storage/tokens.js';
 import { CertificateRows, type CertificateRow } from './certificate-rows.js';
 import { CertificateStore, type NewCertificate } from './certificate-store.js';
-import { buildInWorker } from './certificate-worker.js';
+import { CertificateBuilder } from './certificate-builder.js';
 import type { CaConfig } from './config.js';
 import { loadConfiguredTls, type ConfiguredTls, type Presented } from './configured-tls.js';
 import {
@@ -78,11 +78,16 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
 
   /** Creates the CA and node certificate when absent, loads tls.* and builds the in-memory state. */
   async start(): Promise<void> {
-    // Both keys are generated in parallel on first start.
-    const [ca, nodeKey] = await Promise.all([this.ensureAuthority(), this.ensureNodeKey()]);
-    this.ca = ca;
-    this.nodeKey = nodeKey;
-    await this.ensureNodeCertificate(this.ca, this.nodeKey);
+    const builder = new CertificateBuilder();
+    try {
+      // Both keys are generated in parallel on first start.
+      const [ca, nodeKey] = await Promise.all([this.ensureAuthority(builder), this.ensureNodeKey()]);
+      this.ca = ca;
+      this.nodeKey = nodeKey;
+      await this.ensureNodeCertificate(this.ca, this.nodeKey, builder);
+    } finally {
+      builder.close();
+    }
     if (this.options.config.tls) {
       this.configured = await loadConfiguredTls(this.options.config.tls, {
         rows: this.rows,
@@ -178,7 +183,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
 
   // ── start-up ──
 
-  private async ensureAuthority(): Promise<KeyedCertificate> {
+  private async ensureAuthority(builder: CertificateBuilder): Promise<KeyedCertificate> {
     let key = await this.keys.read(CA_KEY_FILE);
     const row = this.rows.get(this.caName);
     if (key && row && matchesKey(parseCertificate(row.certificate), createPrivateKey(key))) {
@@ -188,7 +193,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
       key = await generatePrivateKey();
       await this.keys.write(CA_KEY_FILE, key);
     }
-    const certificate = await buildInWorker({ kind: 'authority', commonName: this.caName, privateKey: key });
+    const certificate = await builder.build({ kind: 'authority', commonName: this.caName, privateKey: key });
     await this.rows.put({ name: this.caName, certificate, private_key_name: CA_KEY_FILE, is_authority: true, uses: [], is_self_signed: true });
     this.options.logger.info('created certificate authority', { name: this.caName });
     return { certificate, privateKey: key };
@@ -203,7 +208,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
   }
 
   /** The generated node certificate (row = node name), re-issued when missing, keyless or from an older CA. */
-  private async ensureNodeCertificate(ca: KeyedCertificate, nodeKey: string): Promise<void> {
+  private async ensureNodeCertificate(ca: KeyedCertificate, nodeKey: string, builder: CertificateBuilder): Promise<void> {
     const { nodeName } = this.options;
     const row = this.rows.get(nodeName);
     const keyName = row?.private_key_name;
@@ -213,7 +218,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
       const cert = this.parse(row.certificate);
       if (keyName === NODE_KEY_FILE && cert && matchesKey(cert, createPrivateKey(nodeKey)) && issuedBy(cert, parseCertificate(ca.certificate))) return;
     }
-    const certificate = await buildInWorker({ kind: 'node', nodeName, privateKey: nodeKey, ca });
+    const certificate = await builder.build({ kind: 'node', nodeName, privateKey: nodeKey, ca });
     await this.rows.put({
       name: nodeName,
       certificate,

@@ -10,7 +10,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN, op, startNode, stopAllNodes, tempRoot, type NodeHandle } from '../../helpers/node-process.js';
+import { ADMIN, op, startNode, stopAllNodes, tempRoot, waitFor, type NodeHandle } from '../../helpers/node-process.js';
 import { createTestCa, createTestLeaf, writePemFiles, type TestCertificate } from '../../helpers/test-pki.js';
 
 const PLUGINS = ['--PLUGINS', JSON.stringify(['identity', 'storage', 'auth', 'http', 'operations-api', 'certificate-authority'])];
@@ -91,6 +91,12 @@ describe('certificate operations on a real node', () => {
     assert.equal(nodeCert.ca, false);
     assert.ok(nodeCert.verify(caCert.publicKey));
     assert.deepEqual(nodeCert.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+  });
+
+  test('first start: the child process that built the certificates has exited', async () => {
+    // The builder runs node-forge outside the server (its memory is returned on exit); it must not outlive start-up.
+    const children = (): string => readFileSync(`/proc/${node.pid}/task/${node.pid}/children`, 'utf8').trim();
+    await waitFor(() => children() === '', { message: 'the certificate builder exiting', timeoutMs: 5_000 });
   });
 
   test('private keys are 0600 files under keys/ (0700), never in rows, responses or logs', async () => {
