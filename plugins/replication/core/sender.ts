@@ -103,6 +103,7 @@ class SenderSession implements Session {
       }),
       storage.onSchemaChange((event) => {
         if (event.type === 'database-created' || event.type === 'database-dropped') this.sendDatabases();
+        else if ((event.type === 'table-created' || event.type === 'table-changed') && event.database === database) this.announce([event.table]);
       }),
     );
     channel.onFrame((frame) => this.onFrame(frame));
@@ -179,8 +180,19 @@ class SenderSession implements Session {
     this.filter = new PeerFilter(storage, database, peerNode, this.deps.routers, excludeTables);
     this.ledger = new ExclusionLedger(storage, database, peerNode, excludeTables);
     this.exclude = new Set(sub.exclude);
+    // Every table the peer gets exists there before any data, empty ones included (as a new database's tables).
+    this.announce(storage.listTables(database).map((t) => t.name));
     // The loop runs beside the frame handler so ACKs and requests keep flowing during a long copy.
     this.loop = this.run(sub).catch((error: unknown) => this.fail(error));
+  }
+
+  /** Sends the schema of each table the subscribed peer gets and has not seen in its current shape. */
+  private announce(tables: readonly string[]): void {
+    const filter = this.filter;
+    if (!filter) return;
+    for (const table of tables) {
+      if (filter.tableAllowed(table)) this.schemas.ensure(table).catch((error: unknown) => this.fail(error));
+    }
   }
 
   private update(raw: unknown): void {

@@ -103,6 +103,22 @@ describe('two-node replication', () => {
     await waitForSameContents([a, b], 'dev', 'bird', (r) => r.length === 1, 30_000);
   });
 
+  it('an empty table reaches the peer, in an existing database and in a new one, and takes writes there', async () => {
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'empty', primary_key: 'id' });
+    await ok(a, { operation: 'create_database', database: 'fresh' });
+    await ok(a, { operation: 'create_table', database: 'fresh', table: 'empty', primary_key: 'code' });
+    for (const [database, primaryKey] of [['dev', 'id'], ['fresh', 'code']] as const) {
+      const described = await waitFor(async () => {
+        const { status, body } = await op(b.url, { operation: 'describe_table', database, table: 'empty' });
+        return status === 200 ? body : undefined;
+      }, { timeoutMs: 10_000, message: `${database}.empty on B` });
+      assert.equal(described.hash_attribute, primaryKey);
+    }
+    // B writes into the table it was sent; the row comes back to A.
+    await ok(b, { operation: 'insert', database: 'fresh', table: 'empty', records: [{ code: 'from-B' }] });
+    await waitForSameContents([a, b], 'fresh', 'empty', (r) => r.length === 1, 10_000);
+  });
+
   it('cluster_status has Harper’s shape on both nodes', async () => {
     for (const [node, self, peer] of [[a, A, B], [b, B, A]] as const) {
       const status = await waitFor(async () => {
@@ -122,7 +138,7 @@ describe('two-node replication', () => {
       assert.equal(connection.replicates, true);
       assert.ok(!('__updatedtime__' in connection) && !('__createdtime__' in connection));
       const databases = connection.database_sockets.map((s: any) => s.database).sort();
-      assert.deepEqual(databases, ['dev', 'late', 'system']);
+      assert.deepEqual(databases, ['dev', 'fresh', 'late', 'system']);
       for (const socket of connection.database_sockets) {
         assert.equal(socket.connected, true);
         assert.equal(socket.threadId, 1);
