@@ -3,7 +3,7 @@
  * back-pressure on the socket's buffered bytes, in-order delivery with the
  * socket paused while a handler's promise is pending, ping/pong latency.
  */
-import { pack, unpack } from 'msgpackr';
+import { decodeFrame, encodeFrame } from './core/frame-codec.js';
 import type WebSocket from 'ws';
 import type { CloseInfo, Frame, FrameChannel } from './core/channel.js';
 
@@ -59,7 +59,7 @@ export class WsChannel implements FrameChannel {
 
   send(frame: Frame): Promise<void> {
     if (this.closed) return Promise.reject(new Error('replication channel is closed'));
-    const data = pack(frame);
+    const data = encodeFrame(frame);
     this.bytes += data.length;
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -185,7 +185,7 @@ export class WsChannel implements FrameChannel {
         const data = this.queue.shift()!;
         let frame: Frame;
         try {
-          frame = unpack(data) as Frame;
+          frame = decodeFrame(data) as Frame;
           if (!Array.isArray(frame) || typeof frame[0] !== 'number') throw new Error('not a frame');
         } catch {
           this.close(1007, 'Malformed replication frame');

@@ -10,7 +10,7 @@
  *   writer back instead of growing memory;
  * - close() on either end closes both and reports the same CloseInfo to both.
  */
-import { pack, unpack } from 'msgpackr';
+import { decodeFrame, encodeFrame } from './frame-codec.js';
 import type { CloseInfo, Frame, FrameChannel } from './channel.js';
 
 export interface MemoryChannelOptions {
@@ -62,7 +62,7 @@ class Pipe {
     try {
       while (this.queue.length > 0 && this.handler && !this.isClosed()) {
         const bytes = this.queue[0]!;
-        const frame = unpack(bytes) as Frame;
+        const frame = decodeFrame(bytes) as Frame;
         this.deliver(frame);
         await this.handler(frame);
         this.queue.shift();
@@ -126,7 +126,7 @@ export function createMemoryChannelPair(options: MemoryChannelOptions = {}): [Me
     },
     send(frame: Frame): Promise<void> {
       if (closeInfo) return Promise.reject(new Error(`channel closed: ${closeInfo.code} ${closeInfo.reason}`));
-      const bytes = pack(frame);
+      const bytes = encodeFrame(frame);
       moved += bytes.length;
       return outbound.write(bytes);
     },

@@ -119,6 +119,19 @@ describe('two-node replication', () => {
     await waitForSameContents([a, b], 'fresh', 'empty', (r) => r.length === 1, 10_000);
   });
 
+  it('a record holding an object of more than 65,535 keys replicates, and so do the writes after it', async () => {
+    // msgpack's fast path writes map sizes in 16 bits: such a frame once failed on every attempt, stalling the database.
+    const wide: Record<string, number> = {};
+    for (let i = 0; i < 70_000; i++) wide[`k${i}`] = i;
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'wide', primary_key: 'id' });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'wide', records: [{ id: 'wide', map: wide }] });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'wide', records: [{ id: 'after', map: {} }] });
+    await waitForSameContents([a, b], 'dev', 'wide', (r) => r.length === 2, 20_000);
+    const [row] = await ok<Record<string, any>[]>(b, { operation: 'search_by_id', database: 'dev', table: 'wide', ids: ['wide'], get_attributes: ['map'] });
+    assert.equal(Object.keys(row!.map).length, 70_000);
+    assert.equal(row!.map.k69999, 69_999);
+  });
+
   it('cluster_status has Harper’s shape on both nodes', async () => {
     for (const [node, self, peer] of [[a, A, B], [b, B, A]] as const) {
       const status = await waitFor(async () => {
