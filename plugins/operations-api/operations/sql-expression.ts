@@ -100,12 +100,38 @@ const equal = (a: unknown, b: unknown): Truth => {
 /** SQL LIKE, case-insensitive as in Harper's SQL engine: `%` any run, `_` one character. */
 const like = (value: unknown, pattern: unknown): Truth => {
   if (value === null || value === undefined || pattern === null || pattern === undefined) return null;
-  const source = String(pattern)
-    .split('')
-    .map((ch) => (ch === '%' ? '.*' : ch === '_' ? '.' : ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, 'is').test(String(value));
+  return wildcardMatch(String(value).toLowerCase(), String(pattern).toLowerCase());
 };
+
+/**
+ * Whether `text` matches `pattern` as a whole. On a mismatch only the last `%`
+ * takes one more character, so the cost is at most text × pattern length: a
+ * regex of `.*` runs backtracks exponentially in the number of `%` (one
+ * request of '%a%a%a%a%a%b' held a node for hours).
+ */
+function wildcardMatch(text: string, pattern: string): boolean {
+  let t = 0;
+  let p = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const ch = pattern[p];
+    if (ch === '%') {
+      star = p++;
+      resume = t;
+    } else if (ch !== undefined && (ch === '_' || ch === text[t])) {
+      t++;
+      p++;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '%') p++;
+  return p === pattern.length;
+}
 
 const arithmetic = (operator: string, a: unknown, b: unknown): unknown => {
   if (typeof a !== 'number' || typeof b !== 'number') {

@@ -94,6 +94,10 @@ describe('sql', () => {
     assert.deepEqual(await ids("dog_name LIKE '%r%'"), [2, 4]);
     assert.deepEqual(await ids("dog_name LIKE '_ato'"), [5]);
     assert.deepEqual(await ids("dog_name NOT LIKE '%y'"), [2, 5]);
+    assert.deepEqual(await ids("dog_name LIKE '%%n_y'"), [1]);
+    assert.deepEqual(await ids("dog_name LIKE '%y%n%'"), [], '% runs match in order');
+    assert.deepEqual(await ids("dog_name LIKE '%n%y'"), [1]);
+    assert.deepEqual(await ids("dog_name LIKE '%.%' OR dog_name LIKE '(%'"), [], 'regex characters are literal');
     assert.deepEqual(await ids('weight_lbs BETWEEN 30 AND 55'), ['abc', 1, 2]);
     assert.deepEqual(await ids('weight_lbs NOT BETWEEN 30 AND 55'), [3, 4]);
     assert.deepEqual(await ids('owner_name IS NULL'), [5]);
@@ -101,6 +105,14 @@ describe('sql', () => {
     assert.deepEqual(await ids('weight_lbs > 40 AND weight_lbs < 60 OR age = 6'), [2, 5]);
     assert.deepEqual(await ids('age + 1 = 8'), [1]);
     assert.deepEqual(await ids('age > -1 AND id = 3'), [3]);
+  });
+
+  it('LIKE with many % on a long value answers (a backtracking regex took hours for this)', async () => {
+    await h.call('create_table', { database: 'dev', table: 'text', primary_key: 'id' });
+    await h.call('insert', { database: 'dev', table: 'text', records: [{ id: 1, body: 'a'.repeat(200) }, { id: 2, body: `${'a'.repeat(199)}b` }] });
+    const matching = (pattern: string) => sql(`SELECT id FROM dev.text WHERE body LIKE '${pattern}' ORDER BY id`);
+    assert.deepEqual(await matching('%a%a%a%a%a%a%a%b'), [{ id: 2 }]);
+    assert.deepEqual(await matching('%A%_%a'), [{ id: 1 }]);
   });
 
   it('ORDER BY several keys, aliases, positions; LIMIT / OFFSET; DISTINCT', async () => {
