@@ -5,6 +5,7 @@
  */
 import { isPlainObject, OperationError } from '../../kernel/index.js';
 import { assertAttributeName, assertPrimaryKey, isValidPrimaryKey } from './keys.js';
+import { assertNesting } from './nesting.js';
 import { CREATED_TIME, UPDATED_TIME } from './schema.js';
 import type { TableRuntime } from './table-runtime.js';
 import type { Transaction } from './transaction.js';
@@ -25,8 +26,12 @@ export function prepareWrite(tx: Transaction, write: LocalWrite): PrimaryKey {
     throw new OperationError(400, `Invalid write type '${String((write as { type: unknown }).type)}'`);
   }
   if (!isPlainObject(write.record)) throw new OperationError(400, `Each record written to '${tableLabel(t)}' must be an object`);
-  // Names the table already has were checked when they were added.
-  for (const attr of Object.keys(write.record)) if (!t.attributeNames.has(attr)) assertAttributeName(attr, tableLabel(t));
+  for (const attr of Object.keys(write.record)) {
+    // Names the table already has were checked when they were added.
+    if (!t.attributeNames.has(attr)) assertAttributeName(attr, tableLabel(t));
+    const value = write.record[attr];
+    if (typeof value === 'object' && value !== null) assertNesting(value, attr, tableLabel(t));
+  }
   // Own property only: a key named like an Object.prototype member ('constructor') must not read the inherited one.
   const given = Object.hasOwn(write.record, t.def.primaryKey) ? write.record[t.def.primaryKey] : undefined;
   if (given !== undefined && given !== null) return isValidPrimaryKey(given) ? given : assertPrimaryKey(given, tableLabel(t));

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TxnEntry } from '../../../plugins/storage/tokens.js';
+import { MAX_NESTING_DEPTH } from '../../../plugins/storage/nesting.js';
 import { openTempEngine, rejectsWith } from './helpers.js';
 
 test('insert skips existing keys, sets both timestamps to the version, adds dynamic attributes', async () => {
@@ -271,6 +272,31 @@ test('a record nested too deeply is a 400, and the records after it still read b
     const engine = await t.reopen();
     assert.deepEqual(engine.get('dev', 'dog', [2]).map((r) => r?.deep), [7]);
     assert.deepEqual(engine.get('dev', 'dog', [1]), [undefined]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('values nest up to 1,000 levels and read back; deeper is a 400 naming the attribute (3,000 levels of arrays once stored but never read back)', async () => {
+  const t = await openTempEngine();
+  try {
+    await t.engine.createDatabase('dev');
+    await t.engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    const nested = (levels: number, wrap: (inner: unknown) => unknown): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = wrap(value);
+      return value;
+    };
+    const deepest = { arrays: nested(MAX_NESTING_DEPTH, (v) => [v]), objects: nested(MAX_NESTING_DEPTH, (v) => ({ d: v })) };
+    await t.engine.write('dev', [{ type: 'insert', table: 'dog', record: { id: 1, ...deepest } }]);
+    const [row] = t.engine.get('dev', 'dog', [1]);
+    assert.equal(JSON.stringify(row?.arrays), JSON.stringify(deepest.arrays));
+    assert.equal(JSON.stringify(row?.objects), JSON.stringify(deepest.objects));
+    for (const levels of [MAX_NESTING_DEPTH + 1, 3_000]) {
+      const record = { id: 2, fine: [1], tags: [{ list: nested(levels - 2, (v) => [v]) }] };
+      await rejectsWith(() => t.engine.write('dev', [{ type: 'upsert', table: 'dog', record }]), 400, /attribute 'tags' in 'dev.dog' nests more than 1000 levels/);
+    }
+    assert.deepEqual(t.engine.get('dev', 'dog', [2]), [undefined]);
   } finally {
     await t.close();
   }
