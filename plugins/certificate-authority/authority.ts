@@ -177,7 +177,11 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
 
   /** remove_certificate; CertificateStore.remove says what cannot be removed. */
   async removeCertificate(name: string): Promise<void> {
-    await this.store.remove(name, { presentedRowName: this.presented?.rowName, configuredKeyName: this.configured?.keyName });
+    await this.store.remove(name, {
+      presentedRowName: this.presented?.rowName,
+      presentedIssuerCa: this.presented?.issuerCa,
+      configuredKeyName: this.configured?.keyName,
+    });
     await this.changed();
   }
 

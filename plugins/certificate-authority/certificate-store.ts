@@ -7,7 +7,7 @@ import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:cry
 import { OperationError } from '../../kernel/index.js';
 import type { CertificateRows, NewCertificateRow } from './certificate-rows.js';
 import { CA_KEY_FILE, isKeyFileName, NODE_KEY_FILE, type KeyStore } from './key-store.js';
-import { isSelfSigned, issuedBy, matchesKey, parseCertificate, parseErrorText, primaryHostName, samePem } from './x509.js';
+import { isSelfSigned, issuedBy, matchesKey, parseCertificate, parseErrorText, primaryHostName, sameCertificate, samePem } from './x509.js';
 
 export interface NewCertificate {
   readonly name?: string;
@@ -20,6 +20,8 @@ export interface NewCertificate {
 /** What remove_certificate must leave in place: the row replication presents and the tls.* key. */
 export interface InUse {
   readonly presentedRowName?: string;
+  /** The CA (PEM) that issued the certificate replication presents. */
+  readonly presentedIssuerCa?: string;
   readonly configuredKeyName?: string;
 }
 
@@ -85,6 +87,10 @@ export class CertificateStore {
     if (name === this.caName) throw new OperationError(400, `Cannot remove ${name}: it is this node's certificate authority`);
     if (name === inUse.presentedRowName) {
       throw new OperationError(400, `Cannot remove ${name}: replication presents it (add or install another certificate first)`);
+    }
+    // Without it the presented certificate no longer verifies here, and peers that trust only this CA would refuse the fallback.
+    if (row.is_authority && inUse.presentedIssuerCa !== undefined && sameCertificate(row.certificate, inUse.presentedIssuerCa)) {
+      throw new OperationError(400, `Cannot remove ${name}: it issued the certificate replication presents (${inUse.presentedRowName ?? 'configured'})`);
     }
     await this.rows.delete(name);
     const keyName = row.private_key_name;

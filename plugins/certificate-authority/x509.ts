@@ -107,6 +107,15 @@ export function matchesKey(cert: X509Certificate, key: KeyObject): boolean {
 export const samePem = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && a.replace(/\r/g, '').trim() === b.replace(/\r/g, '').trim();
 
+/** Whether two PEMs hold the same certificate (whatever their line endings or surrounding text). */
+export function sameCertificate(a: string, b: string): boolean {
+  try {
+    return parseCertificate(a).fingerprint256 === parseCertificate(b).fingerprint256;
+  } catch {
+    return false;
+  }
+}
+
 /** The first line of node's parse error, for a 400 message. */
 export const parseErrorText = (error: unknown): string =>
   (error instanceof Error ? error.message : String(error)).split('\n')[0]!;

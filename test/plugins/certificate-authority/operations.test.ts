@@ -289,6 +289,10 @@ describe('tls.* from config', () => {
     assert.ok(rows.some((r) => r.name === 'Plexus-Certificate-Authority-127.0.15.2'));
     // The configured certificate is the one replication presents.
     assert.match((await op(node.url, { operation: 'remove_certificate', name: '127.0.15.2' })).body.error, /replication presents it/);
+    // Nor the CA that issued it (that removal once answered 500 yet removed the row, and peers then refused the fallback).
+    const issuer = await op(node.url, { operation: 'remove_certificate', name: 'TLS Corp CA' });
+    assert.deepEqual(issuer, { status: 400, body: { error: 'Cannot remove TLS Corp CA: it issued the certificate replication presents (127.0.15.2)' } });
+    assert.ok((await list(node)).some((r) => r.name === 'TLS Corp CA'), 'the refused removal removed nothing');
     assertNoSecrets(node, [keyBody(leaf.keyPem)]);
     assert.ok(!JSON.stringify(rows).includes(keyBody(leaf.keyPem)));
   });
