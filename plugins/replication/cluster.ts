@@ -175,10 +175,24 @@ export class Cluster {
         tls: this.tls(true),
       }).catch((error: unknown) => deps.logger.warn('could not tell the removed node', { node: name, error: String(error instanceof Error ? error.message : error) }));
     }
+    await this.keepRevocations(row);
     await deps.nodes.delete(name);
     await deps.credentials.set(name, undefined);
     deps.manager.refresh();
     return `Successfully removed '${name}' from cluster`;
+  }
+
+  /**
+   * A removed row's revoked serials move to this node's own row (which
+   * gossips), so every member keeps refusing them: deleted with the row, a
+   * revoked certificate could run add_node again by itself and rejoin. A node
+   * re-added with credentials gets a newly signed certificate.
+   */
+  private async keepRevocations(row: NodeRow): Promise<void> {
+    const revoked = serials(row.revoked_certificates);
+    if (revoked.length === 0) return;
+    const kept = serials(this.deps.nodes.get(this.deps.localNode)?.revoked_certificates);
+    await this.deps.nodes.upsert({ ...this.selfRow(), revoked_certificates: [...new Set([...kept, ...revoked])] });
   }
 
   /** `replicated: true`: the operation on every other member, in parallel; a member that fails is reported, not thrown. */
@@ -249,6 +263,8 @@ export class Cluster {
     }
   }
 }
+
+const serials = (value: unknown): string[] => (Array.isArray(value) ? value.filter((s): s is string => typeof s === 'string') : []);
 
 const isNodeRow = (value: unknown): value is NodeRow =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as NodeRow).name === 'string' && (value as NodeRow).name !== '';

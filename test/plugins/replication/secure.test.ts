@@ -136,6 +136,27 @@ describe('secure replication (wss:// + mTLS)', () => {
     assert.equal(lines.length, 1, lines.join('\n'));
   });
 
+  it('remove_node keeps the revocation: the removed node cannot add itself back with its revoked certificate', async () => {
+    const serialB = (await presentedSerial(B)).replace(/^0+(?=.)/, '');
+    assert.deepEqual(await ok(a, { operation: 'remove_node', hostname: B }), { message: `Successfully removed '${B}' from cluster` });
+    // The serial now lives in A's own row, which gossips to C.
+    for (const node of [a, c]) {
+      await waitFor(async () => {
+        const [self] = await ok<Record<string, any>[]>(node, { operation: 'search_by_id', database: 'system', table: 'hdb_nodes', ids: [A], get_attributes: ['revoked_certificates'] });
+        return self?.revoked_certificates?.includes(serialB);
+      }, { timeoutMs: 10_000, message: `A's row on ${node.address} keeps ${serialB}` });
+    }
+    // Before the fix this answered 200 and B was back in, receiving data.
+    for (const target of [A, C]) {
+      const again = await op(b.url, { operation: 'add_node', hostname: target, verify_tls: false });
+      assert.notEqual(again.status, 200, JSON.stringify(again.body));
+    }
+    for (const node of [a, c]) {
+      const rows = await ok<Record<string, unknown>[]>(node, { operation: 'search_by_id', database: 'system', table: 'hdb_nodes', ids: [B], get_attributes: ['name'] });
+      assert.deepEqual(rows, [], `no row for B on ${node.address}`);
+    }
+  });
+
   it('no private key or password in any log line or hdb_nodes row', async () => {
     for (const node of [a, b, c]) {
       const text = logText(node) + JSON.stringify(await hdbNodes(node));
