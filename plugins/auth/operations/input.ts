@@ -54,7 +54,21 @@ export function permission(body: Body, key = 'permission'): Body {
           throw new OperationError(400, `'${path}.tables.${table}.${action}' must be a boolean`);
         }
       }
+      assertNoAttributePermissions(grants.attribute_permissions, `${path}.tables.${table}.attribute_permissions`);
     }
   }
   return value;
+}
+
+/**
+ * Attribute-level grants are refused rather than stored: reads and writes are
+ * checked per table only, so a stored restriction would not be enforced and
+ * would give a false sense of protection.
+ */
+function assertNoAttributePermissions(value: unknown, path: string): void {
+  if (value === undefined || value === null) return;
+  if (!Array.isArray(value)) throw new OperationError(400, `'${path}' must be an array`);
+  if (value.length > 0) {
+    throw new OperationError(400, `'${path}': attribute-level permissions are not supported; grant per table (an empty list)`);
+  }
 }

@@ -129,6 +129,18 @@ describe('user and role operations', () => {
       status: 400,
       message: "'permission.dev.tables.dog.read' must be a boolean",
     });
+    // Per-attribute grants would not be enforced (reads and writes are checked per table): refused, not stored.
+    const salaryHidden = { dev: { tables: { dog: { read: true, attribute_permissions: [{ attribute_name: 'salary', read: false }] } } } };
+    for (const call of [fx.call('add_role', { role: 'r2', permission: salaryHidden }), fx.call('alter_role', { id: 'dev_reader', permission: salaryHidden })]) {
+      await assert.rejects(call, {
+        status: 400,
+        message: "'permission.dev.tables.dog.attribute_permissions': attribute-level permissions are not supported; grant per table (an empty list)",
+      });
+    }
+    await assert.rejects(fx.call('add_role', { role: 'r2', permission: { dev: { tables: { dog: { attribute_permissions: {} } } } } }), {
+      status: 400,
+      message: "'permission.dev.tables.dog.attribute_permissions' must be an array",
+    });
 
     await fx.call('add_user', { username: 'reader', password: 'reader-pw', role: 'dev_reader' });
     await assert.rejects(fx.call('drop_role', { id: 'dev_reader' }), {
