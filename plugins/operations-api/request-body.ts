@@ -20,7 +20,7 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
     const chunks: Buffer[] = [];
     let size = 0;
     const finish = (error?: Error): void => {
-      incoming.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
+      incoming.off('data', onData).off('end', onEnd).off('error', onClose).off('close', onClose);
       if (error) reject(error);
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
@@ -31,8 +31,9 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
       else chunks.push(chunk);
     };
     const onEnd = (): void => finish();
-    const onClose = (): void => finish(new Error('client closed the connection before sending the whole body'));
-    incoming.on('data', onData).on('end', onEnd).on('error', finish).on('close', onClose);
+    // The client's doing (an abort or a reset, seen as 'error' or 'close'): a 400 it will not read, not a server error to log.
+    const onClose = (): void => finish(new OperationError(400, 'client closed the connection before sending the whole body'));
+    incoming.on('data', onData).on('end', onEnd).on('error', onClose).on('close', onClose);
   });
 }
 

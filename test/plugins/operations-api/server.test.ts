@@ -5,12 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { definePlugin } from '../../../kernel/index.js';
 import { startTestKernel, type TestKernel } from '../../../kernel/testing.js';
+import { waitFor } from '../../helpers/node-process.js';
 
 const HOST = '127.0.3.1';
 const OPS = `http://${HOST}:9925`;
@@ -163,6 +166,23 @@ describe('operations API server', () => {
     assert.equal(reply.status, 500);
     assert.deepEqual(reply.body, { error: 'kaboom' });
     await assertServing();
+  });
+
+  it('a client that closes mid-body is not a server error in the log', async () => {
+    const socket = connect(9925, HOST);
+    await once(socket, 'connect');
+    socket.write(`POST / HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: ${ADMIN_AUTH}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"operation":"ins`);
+    socket.destroy();
+    await assertServing();
+    // An error line logged after the abort: once it is in the file, anything the abort logged is too.
+    assert.equal((await post({ operation: 'explode' })).status, 500);
+    const log = join(rootPath, 'log', 'plexus.log');
+    const lines = await waitFor(() => {
+      const text = readFileSync(log, 'utf8').split('\n');
+      return text.some((line) => line.includes('kaboom')) ? text : undefined;
+    });
+    const errors = lines.filter((line) => line.includes('"level":"error"') && !line.includes('kaboom'));
+    assert.deepEqual(errors, []);
   });
 
   it('answers other paths and methods with JSON 404, and CORS preflights with 200', async () => {
