@@ -61,6 +61,20 @@ function parseAuthorization(value: unknown): string | undefined {
   throw bad(`'authorization' must be {username, password} or an Authorization header string`);
 }
 
+/** Harper's subscription entries: `{database | schema, table?, subscribe?, publish?}` (update_node merges an entry's flags). */
+function assertSubscriptions(value: unknown): void {
+  if (!Array.isArray(value) || !value.every(isPlainObject)) throw bad(`'subscriptions' must be an array of {database, table, subscribe, publish}`);
+  value.forEach((entry: Record<string, unknown>, i) => {
+    const at = `'subscriptions[${i}]`;
+    const database = entry.database ?? entry.schema;
+    if (typeof database !== 'string' || database === '') throw bad(`${at}.database' must be a database name`);
+    if (entry.table !== undefined && (typeof entry.table !== 'string' || entry.table === '')) throw bad(`${at}.table' must be a table name`);
+    for (const flag of ['subscribe', 'publish']) {
+      if (entry[flag] !== undefined && typeof entry[flag] !== 'boolean') throw bad(`${at}.${flag}' must be a boolean`);
+    }
+  });
+}
+
 export function parseNodeInput(body: Record<string, unknown>): NodeInput {
   const hostname = optionalString(body, 'hostname') ?? optionalString(body, 'node_name') ?? optionalString(body, 'name');
   const url = optionalString(body, 'url');
@@ -74,10 +88,7 @@ export function parseNodeInput(body: Record<string, unknown>): NodeInput {
     throw bad(`'retain_authorization' must be a boolean`);
   }
   const { subscriptions, shard, revoked_certificates: revoked, replicates } = body;
-  if (subscriptions !== undefined && subscriptions !== null &&
-      (!Array.isArray(subscriptions) || !subscriptions.every(isPlainObject))) {
-    throw bad(`'subscriptions' must be an array of {database, table, subscribe, publish}`);
-  }
+  if (subscriptions !== undefined && subscriptions !== null) assertSubscriptions(subscriptions);
   if (shard !== undefined && shard !== null && (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0)) {
     throw bad(`'shard' must be a non-negative integer`);
   }

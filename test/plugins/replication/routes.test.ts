@@ -71,6 +71,11 @@ describe('add_node input', () => {
     reject({ hostname: 'b', verify_tls: 'no' }, /'verify_tls'/);
     reject({ hostname: 'b', shard: -1 }, /'shard'/);
     reject({ hostname: 'b', subscriptions: 'x' }, /'subscriptions'/);
+    // Each entry as Harper validates it (a stress run stored publish: "yes" verbatim).
+    reject({ hostname: 'b', subscriptions: [{ database: 'dev', table: 'dog', publish: 'yes', subscribe: true }] }, /^'subscriptions\[0\]\.publish' must be a boolean$/);
+    reject({ hostname: 'b', subscriptions: [{ database: 'dev', publish: true, subscribe: true }, { table: 'dog', publish: true, subscribe: 1 }] }, /^'subscriptions\[1\]\.database' must be a database name$/);
+    reject({ hostname: 'b', subscriptions: [{ schema: 'dev', table: 7, publish: true, subscribe: true }] }, /^'subscriptions\[0\]\.table' must be a table name$/);
+    assert.deepEqual(parseNodeInput({ hostname: 'b', subscriptions: [{ schema: 'dev', publish: false, subscribe: true }] }).subscriptions, [{ schema: 'dev', publish: false, subscribe: true }]);
     reject({ hostname: 'b', revoked_certificates: [1] }, /'revoked_certificates'/);
     reject({ hostname: 'b', start_time: '2024-01-01' }, /^start_time must be an ISO 8601 UTC timestamp/);
     reject({ hostname: 'b', replicates: 3 }, /'replicates'/);
