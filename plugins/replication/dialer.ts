@@ -209,7 +209,7 @@ export class Dialer {
     } catch (error) {
       if ((await channel.closedWithin(1000))?.code !== UNAUTHORIZED_CODE) throw error;
       // The peer does not know this node's address, certificate or credentials (yet: retried as usual).
-      deps.refused(target.peer, `Unauthorized: ${target.peer} did not accept this node's credentials`, true);
+      deps.refused(target.peer, `Unauthorized: ${target.peer} did not accept this node (not a known node there, or its certificate or credentials were refused)`, true);
       return this.backoff();
     }
     const [type, payload] = answer;
