@@ -72,7 +72,7 @@ export class Authority implements Omit<CertificateAuthority, 'onChange'> {
     this.caName = `Plexus-Certificate-Authority-${options.nodeName}`;
     this.rows = new CertificateRows(options.storage);
     this.keys = new KeyStore(options.rootPath);
-    this.store = new CertificateStore(this.rows, this.keys, this.caName);
+    this.store = new CertificateStore(this.rows, this.keys, this.caName, options.nodeName);
     if (options.config.crl) this.crl = new CrlChecker(options.config.crl, options.logger);
   }
 

@@ -31,6 +31,8 @@ export class CertificateStore {
     private readonly rows: CertificateRows,
     private readonly keys: KeyStore,
     private readonly caName: string,
+    /** The node's name: its generated certificate's row. */
+    private readonly nodeName: string,
   ) {}
 
   /**
@@ -80,13 +82,17 @@ export class CertificateStore {
     return saniName;
   }
 
-  /** remove_certificate; the generated CA and the certificate replication presents cannot be removed. */
+  /** remove_certificate; the generated CA and certificate, the certificate replication presents and its issuer cannot be removed. */
   async remove(name: string, inUse: InUse): Promise<void> {
     const row = this.rows.get(name);
     if (!row) throw new OperationError(400, `${name} not found`);
     if (name === this.caName) throw new OperationError(400, `Cannot remove ${name}: it is this node's certificate authority`);
     if (name === inUse.presentedRowName) {
       throw new OperationError(400, `Cannot remove ${name}: replication presents it (add or install another certificate first)`);
+    }
+    // Issued again at the next start, it would then be the newest and replace the certificate peers trust.
+    if (name === this.nodeName && row.private_key_name === NODE_KEY_FILE) {
+      throw new OperationError(400, `Cannot remove ${name}: it is this node's generated certificate (the next start would issue it again)`);
     }
     // Without it the presented certificate no longer verifies here, and peers that trust only this CA would refuse the fallback.
     if (row.is_authority && inUse.presentedIssuerCa !== undefined && sameCertificate(row.certificate, inUse.presentedIssuerCa)) {

@@ -157,6 +157,16 @@ describe('secure replication (wss:// + mTLS)', () => {
     }
   });
 
+  it('the generated certificate cannot be removed while a cross-signed one is presented (restarted, it would win and peers refuse it)', async () => {
+    const names = (await ok<Record<string, unknown>[]>(a, { operation: 'list_certificates' })).map((r) => r.name);
+    assert.ok(names.includes(A) && names.some((n) => n !== A && String(n).startsWith(A)), names.join(', '));
+    const removal = await op(a.url, { operation: 'remove_certificate', name: A });
+    assert.deepEqual(removal, { status: 400, body: { error: `Cannot remove ${A}: it is this node's generated certificate (the next start would issue it again)` } });
+    await a.restart();
+    await ok(a, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 8, name: 'A after restart' }] });
+    await waitForSameContents([a, c], 'dev', 'dog', (r) => ids(r).includes(8));
+  });
+
   it('no private key or password in any log line or hdb_nodes row', async () => {
     for (const node of [a, b, c]) {
       const text = logText(node) + JSON.stringify(await hdbNodes(node));
