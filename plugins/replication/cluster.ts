@@ -140,8 +140,7 @@ export class Cluster {
     // copies and never those of the members the row replicates to.
     if (input.startTime !== undefined) row.start_time = input.startTime;
     if (input.revokedCertificates !== undefined) {
-      const previous = Array.isArray(existing?.revoked_certificates) ? (existing.revoked_certificates as string[]) : [];
-      row.revoked_certificates = [...new Set([...previous, ...input.revokedCertificates])];
+      row.revoked_certificates = [...new Set([...serials(existing?.revoked_certificates), ...input.revokedCertificates])];
     }
     return row as NodeRow;
   }
