@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `plexus` binary. */
+import { releaseYoungGeneration } from './young-generation.js';
 import 'reflect-metadata';
 import { ConfigError } from '../contracts.js';
 import { packageVersion } from '../config/index.js';
@@ -10,7 +11,7 @@ import { parseInvocation, UsageError, type Invocation } from './invocation.js';
 async function dispatch(inv: Invocation): Promise<number> {
   switch (inv.command) {
     case 'run':
-      return (await import('./run.js')).runForeground(inv);
+      return (await import('./run.js')).runForeground(inv, releaseYoungGeneration);
     case 'start':
       return (await import('./daemon.js')).startDaemon(inv);
     case 'stop':

@@ -32,9 +32,9 @@ function startedLine(kernel: Kernel, version: string, opsPort: unknown): string 
 
 /**
  * Runs until SIGTERM/SIGINT. Resolves with the exit code: 0 after a clean
- * stop, 1 when start-up failed.
+ * stop, 1 when start-up failed. `serving` is called once every listener is bound.
  */
-export async function runForeground(inv: Invocation): Promise<number> {
+export async function runForeground(inv: Invocation, serving: () => void = () => undefined): Promise<number> {
   warnIgnoredFlags(inv.ignoredFlags);
   const version = packageVersion();
   let logger: ClosableLogger | undefined;
@@ -95,6 +95,7 @@ export async function runForeground(inv: Invocation): Promise<number> {
     const line = startedLine(k, version, config.get('operationsApi.network.port'));
     log.info(line);
     process.stdout.write(`${line}\n`);
+    serving();
     // After any announcement on the same channel, so `plexus start` has printed them all when it returns.
     if (process.send && process.connected) process.send({ started: line });
   };
