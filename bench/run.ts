@@ -43,7 +43,13 @@ const CATCH_UP_RUNS = 3;
 const COPY_RUNS = 3;
 const COPY_RECORDS = 100_000;
 const IDLE_SETTLE_MS = 2_000;
-const AFTER_LOAD = `after lag at ${LAG_RATE} w/s and each catch-up run`;
+/**
+ * RSS after load is what a node keeps once the load is over: sampled this long
+ * after each catch-up, on both systems (a sample at the load's last instant
+ * would count its transient young generation, which Plexus gives back when idle).
+ */
+const AFTER_LOAD_SETTLE_MS = 15_000;
+const AFTER_LOAD = `${AFTER_LOAD_SETTLE_MS / 1000} s after each catch-up run (these follow the lag runs at ${LAG_RATE} w/s)`;
 
 const argv = process.argv.slice(2);
 const compare = argv.includes('--compare');
@@ -204,6 +210,8 @@ async function replicationSuite(env: Env, a: BenchNode, b: BenchNode, variant: '
     // Each run writes new ids; the probe written by waitReplicating is in the table too.
     catchUps.push(await measureCatchUp(a, b, 'catchup', run * CATCH_UP_RECORDS, CATCH_UP_RECORDS, 1 + run * CATCH_UP_RECORDS));
     // Memory after the same work on both systems (the max-rate run writes as many records as the server takes).
+    if (variant !== 'ws') continue;
+    await sleep(AFTER_LOAD_SETTLE_MS);
     rss.a.push(a.rss());
     rss.b.push(b.rss());
   }

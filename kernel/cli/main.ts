@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `plexus` binary. */
-import { releaseYoungGeneration } from './young-generation.js';
+// First: holds V8's young generation while every other module loads (see the module).
+import './young-generation.js';
 import 'reflect-metadata';
 import { ConfigError } from '../contracts.js';
 import { packageVersion } from '../config/index.js';
@@ -11,7 +12,7 @@ import { parseInvocation, UsageError, type Invocation } from './invocation.js';
 async function dispatch(inv: Invocation): Promise<number> {
   switch (inv.command) {
     case 'run':
-      return (await import('./run.js')).runForeground(inv, releaseYoungGeneration);
+      return (await import('./run.js')).runForeground(inv);
     case 'start':
       return (await import('./daemon.js')).startDaemon(inv);
     case 'stop':

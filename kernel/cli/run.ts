@@ -13,6 +13,7 @@ import type { Invocation } from './invocation.js';
 import { STARTED_MARKER, warnIgnoredFlags } from './messages.js';
 import { livePid, removePidFile, writePidFile } from './pid-file.js';
 import { openStatusSocket } from './status-socket.js';
+import { releaseYoungGeneration, shrinkYoungGenerationWhenIdle } from './young-generation.js';
 
 /** The identity plugin's token (same Symbol.for key); the kernel does not import plugins. */
 const NodeIdentityToken = createToken<{ readonly name: string }>('identity.node');
@@ -32,15 +33,16 @@ function startedLine(kernel: Kernel, version: string, opsPort: unknown): string 
 
 /**
  * Runs until SIGTERM/SIGINT. Resolves with the exit code: 0 after a clean
- * stop, 1 when start-up failed. `serving` is called once every listener is bound.
+ * stop, 1 when start-up failed.
  */
-export async function runForeground(inv: Invocation, serving: () => void = () => undefined): Promise<number> {
+export async function runForeground(inv: Invocation): Promise<number> {
   warnIgnoredFlags(inv.ignoredFlags);
   const version = packageVersion();
   let logger: ClosableLogger | undefined;
   let kernel: Kernel | undefined;
   let running = false;
   let closeStatusSocket: (() => Promise<void>) | undefined;
+  let stopShrinking: (() => void) | undefined;
 
   // During start-up anything unexpected fails fast; once serving, a bad request must never crash the node.
   const onUnexpected = (error: unknown): void => {
@@ -95,7 +97,8 @@ export async function runForeground(inv: Invocation, serving: () => void = () =>
     const line = startedLine(k, version, config.get('operationsApi.network.port'));
     log.info(line);
     process.stdout.write(`${line}\n`);
-    serving();
+    releaseYoungGeneration();
+    stopShrinking = shrinkYoungGenerationWhenIdle();
     // After any announcement on the same channel, so `plexus start` has printed them all when it returns.
     if (process.send && process.connected) process.send({ started: line });
   };
@@ -109,6 +112,7 @@ export async function runForeground(inv: Invocation, serving: () => void = () =>
       await startup.catch(() => undefined);
       logger?.info('stopping', { signal });
       let code = 0;
+      stopShrinking?.();
       await closeStatusSocket?.();
       try {
         await kernel?.stop();

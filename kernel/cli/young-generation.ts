@@ -1,18 +1,31 @@
 /**
- * V8 grows its young generation when many objects survive scavenges and does
- * not shrink it while the process idles. Start-up (module loading, plugin
- * wiring, schema and certificate loads) is such a burst: a node would idle
- * with ~6 MiB more heap than it needs, about 8% of a fresh node's RSS.
- * Growth is held from this module's evaluation (main.ts imports it first, so
- * the hold covers loading every other module) until the node serves; load
- * then grows the young generation as it always did (a permanently small one
- * cost 10–20% more CPU per request).
+ * V8 grows its young generation (up to 32 MiB) when many objects survive
+ * scavenges, and shrinks it only in a full GC that runs while the allocation
+ * rate is low, which an idle process never triggers. Two bursts would
+ * otherwise stay resident for the node's life:
+ * - Start-up (module loading, plugin wiring, schema and certificate loads)
+ *   grew it to 8 MiB. Growth is held from this module's evaluation (main.ts
+ *   imports it first, so the hold covers loading every other module) until
+ *   the node serves; load then grows it as it always did (a permanently
+ *   small one cost 10–20% more CPU per request).
+ * - Load: once the event loop has been idle for a check interval, one full
+ *   GC lets V8 shrink it back (~30 MiB of RSS after a catch-up).
  */
-import { setFlagsFromString } from 'node:v8';
+import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const FLAG = 'semi-space-growth-factor';
 /** V8's default growth factor (flag-definitions.h). */
 const V8_DEFAULT_GROWTH = 2;
+/** How often idleness is checked; V8 judges the allocation rate over about this long, too. */
+const IDLE_CHECK_MS = 5_000;
+/** Event-loop utilization at or below which the node counts as idle. */
+const IDLE_UTILIZATION = 0.02;
+/** A young generation at or below this size is left alone (a fresh node's is 1–2 MiB). */
+const SHRINK_ABOVE_BYTES = 4 * 1024 * 1024;
+/** Full GCs per idle period: the first may still see the load's allocation rate. */
+const GCS_PER_IDLE_PERIOD = 3;
 
 /** The operator chose a growth factor (a node flag; V8 flags are not allowed in NODE_OPTIONS): leave it alone. */
 const operatorSet = process.execArgv.join(' ').replaceAll('_', '-').includes(FLAG);
@@ -25,4 +38,38 @@ export function releaseYoungGeneration(): void {
   if (!held) return;
   held = false;
   setFlagsFromString(`--${FLAG}=${V8_DEFAULT_GROWTH}`);
+}
+
+const youngGenerationBytes = (): number =>
+  getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0;
+
+/** The `gc` function without exposing it to any code: the flag is on only while one fresh context is made. */
+function fullGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  try {
+    return runInNewContext('gc') as () => void;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/** Shrinks the young generation whenever the node goes idle after load; the returned function stops it. */
+export function shrinkYoungGenerationWhenIdle(): () => void {
+  const gc = fullGc();
+  let last = performance.eventLoopUtilization();
+  let gcs = 0;
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    if (busy > IDLE_UTILIZATION) {
+      gcs = 0;
+      return;
+    }
+    if (gcs >= GCS_PER_IDLE_PERIOD || youngGenerationBytes() <= SHRINK_ABOVE_BYTES) return;
+    gcs++;
+    gc();
+  }, IDLE_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -1,6 +1,6 @@
 /**
- * The start-up hold on V8's young generation (kernel/cli/young-generation.ts),
- * in a fresh node process per case: the test runner's own heap has grown already.
+ * V8 young-generation management (kernel/cli/young-generation.ts), in a
+ * fresh node process per case: the test runner's own heap has grown already.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -8,31 +8,50 @@ import { test } from 'node:test';
 
 const MODULE = new URL('../../kernel/cli/young-generation.js', import.meta.url).href;
 
-/** Young-generation sizes (KiB) after an allocation burst while held, and after release and another burst. */
-function sizes(nodeFlags: string[]): { held: number; released: number } {
+/** Runs `body` after importing the module; its last line printed is JSON. */
+function inFreshNode<T>(body: string, nodeFlags: string[] = []): T {
   const script = `
     import v8 from 'node:v8';
-    const { releaseYoungGeneration } = await import(${JSON.stringify(MODULE)});
-    const size = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size >> 10;
-    const keep = [];
-    const burst = () => { for (let i = 0; i < 300000; i++) keep.push({ i, s: 'x' + i }); };
-    burst();
-    const held = size();
-    releaseYoungGeneration();
-    burst(); burst();
-    console.log(JSON.stringify({ held, released: size() }));`;
-  const run = spawnSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    const young = await import(${JSON.stringify(MODULE)});
+    const size = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').physical_space_size >> 10;
+    let keep = [];
+    const burst = () => { keep = []; for (let i = 0; i < 300000; i++) keep.push({ i, s: 'x' + i }); };
+    ${body}`;
+  const run = spawnSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(run.status, 0, run.stderr);
-  return JSON.parse(run.stdout) as { held: number; released: number };
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as T;
 }
 
+const HOLD_AND_RELEASE = `
+  burst();
+  const held = size();
+  young.releaseYoungGeneration();
+  burst(); burst();
+  console.log(JSON.stringify({ held, released: size() }));`;
+
 test('the young generation stays small through a start-up burst and grows again once released', () => {
-  const { held, released } = sizes([]);
+  const { held, released } = inFreshNode<{ held: number; released: number }>(HOLD_AND_RELEASE);
   assert.ok(held <= 2048, `held at ${held} KiB`);
   assert.ok(released >= 4 * held, `released: ${released} KiB (held ${held} KiB)`);
 });
 
 test('a growth factor the operator gave node is left alone', () => {
-  const { held } = sizes(['--semi-space-growth-factor=2']);
+  const { held } = inFreshNode<{ held: number }>(HOLD_AND_RELEASE, ['--semi-space-growth-factor=2']);
   assert.ok(held > 2048, `held at ${held} KiB although the operator set the growth factor`);
+});
+
+test('after load, an idle process shrinks its young generation back', () => {
+  // Polls every 250 ms for at most 30 s: the first idle checks (5 s apart) may still see the load's allocation rate.
+  const { loaded, idle } = inFreshNode<{ loaded: number; idle: number }>(`
+    young.releaseYoungGeneration();
+    for (let r = 0; r < 5; r++) burst();
+    keep = [];
+    const loaded = size();
+    young.shrinkYoungGenerationWhenIdle();
+    const deadline = Date.now() + 30000;
+    while (size() > 4096 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    console.log(JSON.stringify({ loaded, idle: size() }));
+    process.exit(0);`);
+  assert.ok(loaded > 8192, `the load grew the young generation to ${loaded} KiB only`);
+  assert.ok(idle <= 4096, `still ${idle} KiB after 30 s idle`);
 });
