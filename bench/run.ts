@@ -46,9 +46,10 @@ const IDLE_SETTLE_MS = 2_000;
 /**
  * RSS after load is what a node keeps once the load is over: sampled this long
  * after each catch-up, on both systems (a sample at the load's last instant
- * would count its transient young generation, which Plexus gives back when idle).
+ * would count its transient young generation, which Plexus gives back after
+ * 20 s idle).
  */
-const AFTER_LOAD_SETTLE_MS = 15_000;
+const AFTER_LOAD_SETTLE_MS = 30_000;
 const AFTER_LOAD = `${AFTER_LOAD_SETTLE_MS / 1000} s after each catch-up run (these follow the lag runs at ${LAG_RATE} w/s)`;
 
 const argv = process.argv.slice(2);

@@ -8,8 +8,10 @@
  *   imports it first, so the hold covers loading every other module) until
  *   the node serves; load then grows it as it always did (a permanently
  *   small one cost 10–20% more CPU per request).
- * - Load: once the event loop has been idle for a check interval, one full
- *   GC lets V8 shrink it back (~30 MiB of RSS after a catch-up).
+ * - Load: once the event loop has been idle for 20 s, a full GC lets V8
+ *   shrink it back (~30 MiB of RSS after a catch-up). Not sooner: the next
+ *   burst starts with a small young generation and ran 5–8% slower for its
+ *   first seconds when pauses of 5–10 s between bursts already shrank it.
  */
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -18,13 +20,15 @@ import { runInNewContext } from 'node:vm';
 const FLAG = 'semi-space-growth-factor';
 /** V8's default growth factor (flag-definitions.h). */
 const V8_DEFAULT_GROWTH = 2;
-/** How often idleness is checked; V8 judges the allocation rate over about this long, too. */
+/** How often idleness is checked. */
 const IDLE_CHECK_MS = 5_000;
+/** Consecutive idle checks before the first GC (V8 judges the allocation rate over the last 5 s of GC samples). */
+const IDLE_CHECKS_BEFORE_GC = 4;
 /** Event-loop utilization at or below which the node counts as idle. */
 const IDLE_UTILIZATION = 0.02;
 /** A young generation at or below this size is left alone (a fresh node's is 1–2 MiB). */
 const SHRINK_ABOVE_BYTES = 4 * 1024 * 1024;
-/** Full GCs per idle period: the first may still see the load's allocation rate. */
+/** Full GCs per idle period, one per check, until the young generation has shrunk. */
 const GCS_PER_IDLE_PERIOD = 3;
 
 /** The operator chose a growth factor (a node flag; V8 flags are not allowed in NODE_OPTIONS): leave it alone. */
@@ -57,17 +61,14 @@ function fullGc(): () => void {
 export function shrinkYoungGenerationWhenIdle(): () => void {
   const gc = fullGc();
   let last = performance.eventLoopUtilization();
-  let gcs = 0;
+  let idleChecks = 0;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, last).utilization;
     last = now;
-    if (busy > IDLE_UTILIZATION) {
-      gcs = 0;
-      return;
-    }
-    if (gcs >= GCS_PER_IDLE_PERIOD || youngGenerationBytes() <= SHRINK_ABOVE_BYTES) return;
-    gcs++;
+    idleChecks = busy > IDLE_UTILIZATION ? 0 : idleChecks + 1;
+    const gcsSoFar = idleChecks - IDLE_CHECKS_BEFORE_GC;
+    if (gcsSoFar < 0 || gcsSoFar >= GCS_PER_IDLE_PERIOD || youngGenerationBytes() <= SHRINK_ABOVE_BYTES) return;
     gc();
   }, IDLE_CHECK_MS);
   timer.unref();

@@ -40,18 +40,23 @@ test('a growth factor the operator gave node is left alone', () => {
   assert.ok(held > 2048, `held at ${held} KiB although the operator set the growth factor`);
 });
 
-test('after load, an idle process shrinks its young generation back', () => {
-  // Polls every 250 ms for at most 30 s: the first idle checks (5 s apart) may still see the load's allocation rate.
-  const { loaded, idle } = inFreshNode<{ loaded: number; idle: number }>(`
+test('after 20 s idle, and not before, a process shrinks the young generation its load grew', () => {
+  // Polls every 250 ms for at most 45 s: idleness is checked every 5 s, the first GC comes at the fourth idle check.
+  const { loaded, at12s, idle, idleMs } = inFreshNode<{ loaded: number; at12s: number; idle: number; idleMs: number }>(`
     young.releaseYoungGeneration();
     for (let r = 0; r < 5; r++) burst();
     keep = [];
     const loaded = size();
     young.shrinkYoungGenerationWhenIdle();
-    const deadline = Date.now() + 30000;
-    while (size() > 4096 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
-    console.log(JSON.stringify({ loaded, idle: size() }));
+    const start = Date.now();
+    let at12s;
+    while (size() > 4096 && Date.now() < start + 45000) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (at12s === undefined && Date.now() >= start + 12000) at12s = size();
+    }
+    console.log(JSON.stringify({ loaded, at12s, idle: size(), idleMs: Date.now() - start }));
     process.exit(0);`);
   assert.ok(loaded > 8192, `the load grew the young generation to ${loaded} KiB only`);
-  assert.ok(idle <= 4096, `still ${idle} KiB after 30 s idle`);
+  assert.ok(at12s !== undefined && at12s > 8192, `shrunk to ${at12s} KiB within 12 s of idleness`);
+  assert.ok(idle <= 4096, `still ${idle} KiB after ${idleMs} ms idle`);
 });
