@@ -4,7 +4,7 @@
  * operation requests between nodes (add_node_back, remove_node_back).
  * Numbered high so they never read as core frames.
  */
-export const PROTOCOL = 'plexus-replication-v1';
+export const PROTOCOL = 'plexus-replication-v2';
 export const PATH = '/replication';
 export const VERSION = 1;
 

@@ -1,6 +1,6 @@
 /**
  * A replication listener: `/replication` with subprotocol
- * plexus-replication-v1, on ws:// (replication.port) or wss:// with client
+ * plexus-replication-v2, on ws:// (replication.port) or wss:// with client
  * certificates requested (replication.securePort). Every socket is authorized
  * before any frame is acted on — by a super_user Authorization header, else on
  * wss by a certificate that chains to a trusted CA and names the node the first

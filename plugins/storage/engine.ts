@@ -14,7 +14,7 @@ import type { Transaction } from './transaction.js';
 import { HybridLogicalClock } from './hlc.js';
 import { assertAttributeName, isValidPrimaryKey, MAX_KEY_ELEMENT } from './keys.js';
 import { localOperation, prepareWrite } from './local-writes.js';
-import { compareStamps, isLive, latestStamp, withoutAttribute, type RecordState, type Stamp } from './record-state.js';
+import { entryOperations, isLive, withoutAttribute, type RecordState, type Stamp } from './record-state.js';
 import { validateRemote, validateSnapshotEntry } from './remote-validation.js';
 import { cleanupDatabase, type CleanupResult } from './retention.js';
 import { executeSearch, searchSource } from './search.js';
@@ -447,17 +447,15 @@ export class LmdbStorageEngine implements StorageEngine {
       // One log entry per original transaction, so a relay's receivers see (origin, version) as the origin wrote it.
       const groups = new Map<string, { stamp: Stamp; ops: TxnOperation[] }>();
       for (const e of entries) {
-        const stamp: Stamp = { version: e.version, origin: e.origin };
         this.clock.observe(e.version);
-        const prev = tx.readState(tx.requireTable(table, 400), e.id);
-        // Same newest stamp: this write is already here; re-logging it would make relays echo it.
-        if (prev && compareStamps(latestStamp(prev), stamp) === 0) continue;
-        const op: TxnOperation = e.value === null ? { table, op: 'delete', id: e.id } : { table, op: 'put', id: e.id, value: e.value };
-        if (!tx.applyOperation(op, stamp)) continue;
-        const key = `${e.version}\u0000${e.origin}`;
-        const group = groups.get(key);
-        if (group) group.ops.push(op);
-        else groups.set(key, { stamp, ops: [op] });
+        // What changes nothing is not logged: relays would echo it.
+        for (const { op, stamp } of entryOperations(table, e)) {
+          if (!tx.mergeOperation(op, stamp)) continue;
+          const key = `${stamp.version}\u0000${stamp.origin}`;
+          const group = groups.get(key);
+          if (group) group.ops.push(op);
+          else groups.set(key, { stamp, ops: [op] });
+        }
       }
       let changed = 0;
       for (const { stamp, ops } of groups.values()) {

@@ -60,8 +60,40 @@ export const isLive = (state: RecordState | undefined): boolean => state !== und
 
 export const toStoredEntry = (id: PrimaryKey, state: RecordState): StoredEntry => {
   const { version, origin } = latestStamp(state);
-  return { id, version, origin, value: state.d };
+  return { id, version, origin, value: state.d, ...(state.a ? { stamps: { base: [state.bv, state.bo], patched: state.a } } : {}) };
 };
+
+/**
+ * The writes that rebuild a stored entry on another replica, each with its
+ * stamp: its base put (the attributes not patched since) or delete, then one
+ * patch per later stamp. Merged one by one, they give per attribute the newer
+ * of the two replicas' stamps; the entry as one put at its newest stamp would
+ * wipe attributes the replica patched in between.
+ */
+export function entryOperations(table: string, e: StoredEntry): { op: TxnOperation; stamp: Stamp }[] {
+  if (!e.stamps || e.value === null) {
+    const op: TxnOperation = e.value === null ? { table, op: 'delete', id: e.id } : { table, op: 'put', id: e.id, value: e.value };
+    return [{ op, stamp: { version: e.version, origin: e.origin } }];
+  }
+  const { base, patched } = e.stamps;
+  const baseValues: DataRecord = {};
+  const patches = new Map<string, { stamp: Stamp; value: DataRecord }>();
+  for (const name in e.value) {
+    const s = patched[name];
+    if (!s) {
+      baseValues[name] = e.value[name];
+      continue;
+    }
+    const key = `${s[0]}\u0000${s[1]}`;
+    let patch = patches.get(key);
+    if (!patch) patches.set(key, (patch = { stamp: { version: s[0], origin: s[1] }, value: {} }));
+    patch.value[name] = e.value[name];
+  }
+  // A record made by patches alone has no base write (version 0).
+  const out = base[0] > 0 ? [{ op: { table, op: 'put', id: e.id, value: baseValues } as TxnOperation, stamp: { version: base[0], origin: base[1] } }] : [];
+  for (const { stamp, value } of patches.values()) out.push({ op: { table, op: 'patch', id: e.id, value }, stamp });
+  return out;
+}
 
 /**
  * Applies one operation stamped `stamp` to `state`. Returns the new state,

@@ -4,7 +4,7 @@
  */
 import { isPlainObject, OperationError } from '../../kernel/index.js';
 import { isValidPrimaryKey } from './keys.js';
-import type { RemoteTransaction, StoredEntry } from './tokens.js';
+import type { EntryStamps, RemoteTransaction, StoredEntry } from './tokens.js';
 
 export function validateSnapshotEntry(e: StoredEntry): void {
   const fail = (why: string) => new OperationError(400, `Invalid snapshot entry: ${why}`);
@@ -13,6 +13,13 @@ export function validateSnapshotEntry(e: StoredEntry): void {
   if (typeof e.origin !== 'string' || e.origin.length === 0) throw fail('origin must be a node name');
   if (typeof e.version !== 'number' || !Number.isFinite(e.version) || e.version <= 0) throw fail('version must be a positive number');
   if (e.value !== null && !isPlainObject(e.value)) throw fail(`value of ${JSON.stringify(e.id)} must be an object or null`);
+  if (e.stamps !== undefined) {
+    const isStamp = (s: unknown): boolean => Array.isArray(s) && s.length === 2 && typeof s[0] === 'number' && Number.isFinite(s[0]) && s[0] >= 0 && typeof s[1] === 'string';
+    const { base, patched } = (isPlainObject(e.stamps) ? e.stamps : {}) as Partial<EntryStamps>;
+    if (!isStamp(base) || !isPlainObject(patched) || !Object.values(patched).every(isStamp)) {
+      throw fail(`stamps of ${JSON.stringify(e.id)} must be {base: [version, origin], patched: {attribute: [version, origin]}}`);
+    }
+  }
 }
 
 export function validateRemote(txn: RemoteTransaction): void {

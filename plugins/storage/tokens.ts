@@ -89,6 +89,18 @@ export interface StoredEntry {
   readonly origin: string;
   /** null for a tombstone. */
   readonly value: DataRecord | null;
+  /**
+   * Present when attributes were patched after the record's last put or
+   * delete: that write's stamp and each patched attribute's own (version and
+   * origin above are the newest of them). A copy needs them to merge per
+   * attribute as the original writes did.
+   */
+  readonly stamps?: EntryStamps;
+}
+
+export interface EntryStamps {
+  readonly base: readonly [Version, string];
+  readonly patched: Readonly<Record<string, readonly [Version, string]>>;
 }
 
 /**

@@ -175,11 +175,16 @@ export class Transaction {
 
   /**
    * Merges one operation into the stored record (record-state.ts rules).
-   * Returns false when the operation was older than the stored state.
+   * Returns false, writing nothing, when it changes nothing: older than what
+   * is stored, or merged already.
    */
-  applyOperation(op: TxnOperation, stamp: Stamp): boolean {
+  mergeOperation(op: TxnOperation, stamp: Stamp): boolean {
     const before = this.requireTable(op.table, 400);
-    return this.applyOperationTo(before, this.readState(before, op.id), op, stamp);
+    const prev = this.readState(before, op.id);
+    const next = mergeOperation(prev, op, stamp, before.def.primaryKey);
+    if (!next || (prev !== undefined && isDeepStrictEqual(prev, next))) return false;
+    this.writeState(before, op.id, prev, next, stamp.version, op.value);
+    return true;
   }
 
   /** applyOperation when the caller already read the table and the record's state. */

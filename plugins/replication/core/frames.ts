@@ -30,7 +30,7 @@
  * elsewhere" state yet) but still advances its cursor over the transaction.
  */
 import { isPlainObject } from '../../../kernel/index.js';
-import type { PrimaryKey, StoredEntry, TxnOperation, Version } from '../../storage/tokens.js';
+import type { EntryStamps, PrimaryKey, StoredEntry, TxnOperation, Version } from '../../storage/tokens.js';
 import type { Frame } from './channel.js';
 
 export const FrameType = {
@@ -88,15 +88,25 @@ export interface TableSchema {
 /** A TXN op; `meta: true` marks a metadata-only op sent without its value. */
 export type WireOp = TxnOperation & { readonly meta?: true };
 
-/** Copy entry: [id, version, origin, value|null] or, metadata-only, [id, version, origin]. */
-export type WireEntry = readonly [PrimaryKey, Version, string, (Record<string, unknown> | null)?];
+/**
+ * Copy entry: [id, version, origin, value|null], plus the per-attribute
+ * stamps when attributes were patched after the last put
+ * ([…, value, {base, patched}]); metadata-only: [id, version, origin].
+ */
+export type WireEntry = readonly [PrimaryKey, Version, string, (Record<string, unknown> | null)?, EntryStamps?];
 
 export const toWireEntry = (e: StoredEntry, full: boolean): WireEntry =>
-  full ? [e.id, e.version, e.origin, e.value] : [e.id, e.version, e.origin];
+  !full ? [e.id, e.version, e.origin] : e.stamps ? [e.id, e.version, e.origin, e.value, e.stamps] : [e.id, e.version, e.origin, e.value];
 
-export const isFullEntry = (w: WireEntry): boolean => w.length === 4;
+export const isFullEntry = (w: WireEntry): boolean => w.length >= 4;
 
-export const fromWireEntry = (w: WireEntry): StoredEntry => ({ id: w[0], version: w[1], origin: w[2], value: w[3] ?? null });
+export const fromWireEntry = (w: WireEntry): StoredEntry => ({
+  id: w[0],
+  version: w[1],
+  origin: w[2],
+  value: w[3] ?? null,
+  ...(w[4] !== undefined && w[4] !== null ? { stamps: w[4] } : {}),
+});
 
 export const subscribeFrame = (s: Subscription): Frame => [FrameType.SUBSCRIBE, s];
 export const updateFrame = (u: TopologyUpdate): Frame => [FrameType.UPDATE, u];

@@ -58,3 +58,41 @@ test('chained cursor moves: applies in one group commit see each other’s curso
     await c.close();
   }
 });
+
+test('a copied record keeps each patched attribute’s own stamp, so copies and later patches converge in any order', async () => {
+  const c = await cluster(['b', 'r']);
+  try {
+    const { b, r } = { b: c.nodes.b!.engine, r: c.nodes.r!.engine };
+    for (const e of [b, r]) await e.createTable(DB, 'dog', { primaryKey: 'id' });
+    const put = { origin: 'a', version: 100, ops: [{ table: 'dog', op: 'put' as const, id: 1, value: { id: 1, x: 'a0', gone: 1 } }] };
+    const patchY = { origin: 'c', version: 300, ops: [{ table: 'dog', op: 'patch' as const, id: 1, value: { y: 'c' } }] };
+    const patchZ = { origin: 'd', version: 200, ops: [{ table: 'dog', op: 'patch' as const, id: 1, value: { z: 'd' } }] };
+    // b has the put and the newest patch; r has the put and an older patch b has not seen yet.
+    for (const t of [put, patchY]) await b.applyRemote(DB, t);
+    for (const t of [put, patchZ]) await r.applyRemote(DB, t);
+    const [entry] = b.scanEntries(DB, 'dog');
+    assert.deepEqual(entry, { id: 1, version: 300, origin: 'c', value: { id: 1, x: 'a0', gone: 1, y: 'c' }, stamps: { base: [100, 'a'], patched: { y: [300, 'c'] } } });
+    const copied = await r.applySnapshot(DB, 'dog', [entry!]);
+    // Only the patch r lacked changed anything; it is logged under its own stamp, so relays forward it as written.
+    assert.equal(copied.changed, 1);
+    assert.deepEqual(r.readLog(DB).at(-1)!.ops, [{ table: 'dog', op: 'patch', id: 1, value: { y: 'c' } }]);
+    assert.equal(r.readLog(DB).at(-1)!.version, 300);
+    // The older patch reaches b later; a copy back from r changes nothing more.
+    await b.applyRemote(DB, patchZ);
+    const expected = { id: 1, x: 'a0', gone: 1, z: 'd', y: 'c' };
+    for (const e of [b, r]) assert.deepEqual(e.get(DB, 'dog', [1]), [expected]);
+    assert.equal((await b.applySnapshot(DB, 'dog', r.scanEntries(DB, 'dog'))).changed, 0);
+    assert.equal((await r.applySnapshot(DB, 'dog', b.scanEntries(DB, 'dog'))).changed, 0);
+    // A newer put resets every attribute it does not carry, on both sides alike.
+    const reset = { origin: 'a', version: 250, ops: [{ table: 'dog', op: 'put' as const, id: 1, value: { id: 1, x: 'a1' } }] };
+    await b.applyRemote(DB, reset);
+    await r.applySnapshot(DB, 'dog', b.scanEntries(DB, 'dog'));
+    for (const e of [b, r]) assert.deepEqual(e.get(DB, 'dog', [1]), [{ id: 1, x: 'a1', y: 'c' }]);
+    await assert.rejects(
+      r.applySnapshot(DB, 'dog', [{ ...entry!, stamps: { base: [100, 'a'], patched: { y: ['x', 'c'] } } } as never]),
+      /Invalid snapshot entry: stamps/,
+    );
+  } finally {
+    await c.close();
+  }
+});
