@@ -3,17 +3,28 @@
  * and written only inside the LMDB transaction that applies the data it
  * describes (so a cursor is never ahead of the data):
  *   ['repl','cursor',peer]  last sender log seq processed from that peer
- *   ['repl','vv',origin]    highest version applied from that origin
- *   ['repl','origins']      the origins that have a vv key (meta has no range reads)
  *   ['repl','copy',peer]    initial-copy resume point (CopyCursor), null when none
  */
 import type { MetaWriter, StorageEngine, Version } from '../../storage/tokens.js';
 import type { CopyCursor } from './frames.js';
 
 export const cursorKey = (peer: string): string[] => ['repl', 'cursor', peer];
-export const vvKey = (origin: string): string[] => ['repl', 'vv', origin];
 export const copyKey = (peer: string): string[] => ['repl', 'copy', peer];
-const ORIGINS_KEY = ['repl', 'origins'];
+
+/**
+ * Per origin, the version up to which this node has every write the origin
+ * made: its cursor on that origin's own log (a local write's seq there is its
+ * version, and the stream from a cursor misses nothing before it). Origins
+ * never streamed from directly have none.
+ */
+export function appliedUpTo(storage: StorageEngine, database: string, origins: readonly string[]): Record<string, Version> {
+  const out: Record<string, Version> = {};
+  for (const origin of origins) {
+    const cursor = storage.getMeta<number>(database, cursorKey(origin));
+    if (cursor !== undefined) out[origin] = cursor;
+  }
+  return out;
+}
 
 export class CursorStore {
   constructor(
@@ -28,29 +39,6 @@ export class CursorStore {
 
   copyCursor(): CopyCursor | undefined {
     return this.storage.getMeta<CopyCursor | null>(this.database, copyKey(this.peer)) ?? undefined;
-  }
-
-  vector(): Record<string, Version> {
-    const out: Record<string, Version> = {};
-    for (const origin of this.storage.getMeta<string[]>(this.database, ORIGINS_KEY) ?? []) {
-      const v = this.storage.getMeta<number>(this.database, vvKey(origin));
-      if (v !== undefined) out[origin] = v;
-    }
-    return out;
-  }
-
-  /**
-   * Runs inside the apply transaction: reads see that transaction's writes, so
-   * concurrent sessions of one database keep the vector a true maximum.
-   */
-  raiseVersion(writer: MetaWriter, origin: string, version: Version): void {
-    const current = this.storage.getMeta<number>(this.database, vvKey(origin));
-    if (current !== undefined && current >= version) return;
-    writer.putMeta(vvKey(origin), version);
-    if (current === undefined) {
-      const origins = this.storage.getMeta<string[]>(this.database, ORIGINS_KEY) ?? [];
-      if (!origins.includes(origin)) writer.putMeta(ORIGINS_KEY, [...origins, origin]);
-    }
   }
 
   /**

@@ -11,7 +11,7 @@
  * | code | name       | dir  | fields                                                     |
  * |------|------------|------|------------------------------------------------------------|
  * | 1    | SUBSCRIBE  | R→S  | Subscription                                               |
- * | 2    | UPDATE     | R→S  | { exclude, vector }: the receiver's exclude set changed    |
+ * | 2    | UPDATE     | R→S  | { exclude, applied }: the receiver's exclude set changed   |
  * | 3    | DATABASES  | S→R  | names: the sender's replicated databases                   |
  * | 4    | SCHEMA     | S→R  | TableSchema: before a table's first records / on change   |
  * | 5    | TXN        | S→R  | seq (null for a catch-up resend), origin, version, ops     |
@@ -73,8 +73,12 @@ export interface Subscription {
 
 export interface TopologyUpdate {
   readonly exclude: readonly string[];
-  /** Highest version the receiver applied per origin: where the resend of origins it stops excluding begins. */
-  readonly vector: Readonly<Record<string, Version>>;
+  /**
+   * Per origin it stops excluding, the version up to which the receiver has
+   * every write of that origin (its cursor on the origin's own log, where a
+   * local write's seq is its version): the resend begins after it.
+   */
+  readonly applied: Readonly<Record<string, Version>>;
 }
 
 /** A table definition as sent in SCHEMA (enough to create it on the receiver). */
@@ -151,10 +155,10 @@ export function expectArray(v: unknown, what: string): unknown[] {
   return v;
 }
 
-export function parseVector(v: unknown): Record<string, Version> {
-  if (!isPlainObject(v)) throw new ProtocolError('vector must be an object');
+export function parseApplied(v: unknown): Record<string, Version> {
+  if (!isPlainObject(v)) throw new ProtocolError('applied must be an object');
   const out: Record<string, Version> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = expectNumber(x, `vector.${k}`);
+  for (const [k, x] of Object.entries(v)) out[k] = expectNumber(x, `applied.${k}`);
   return out;
 }
 

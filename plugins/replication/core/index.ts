@@ -14,4 +14,4 @@ export { RequestHandlers, PeerRequestError } from './requests.js';
 export { FrameType, frameName } from './frames.js';
 export { createMemoryChannelPair, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.js';
 export { linkEngines, DEFAULT_LINK_OPTIONS, type Link, type LinkEnd, type LinkOptions } from './link.js';
-export { cursorKey, copyKey, vvKey } from './cursor-store.js';
+export { cursorKey, copyKey } from './cursor-store.js';

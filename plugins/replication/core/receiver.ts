@@ -2,8 +2,8 @@
  * Dialer side of a session: subscribes to the peer's log of one database and
  * applies what arrives. TXN, SEQ and copy frames are pipelined into
  * storage's group commit (bounded in flight, in arrival order, which is
- * commit order); a SCHEMA frame first waits for them. The cursors and the
- * version vector are written in the transaction that applies the data, and
+ * commit order); a SCHEMA frame first waits for them. The cursors are
+ * written in the transaction that applies the data, and
  * each cursor move checks the previous one landed (cursor-store.ts), so a
  * persisted cursor never passes data that was not committed.
  */
@@ -11,7 +11,7 @@ import { isPlainObject } from '../../../kernel/index.js';
 import type { DataRecord, PrimaryKey, TxnOperation } from '../../storage/tokens.js';
 import type { SocketStatus } from '../tokens.js';
 import type { CloseInfo, Frame } from './channel.js';
-import { CursorStore } from './cursor-store.js';
+import { appliedUpTo, CursorStore } from './cursor-store.js';
 import {
   ackFrame,
   expectArray,
@@ -109,8 +109,9 @@ class Receiver implements ReceiverSession {
     if (!this.subscribed) return;
     const exclude = this.exclude();
     if (exclude.join('\0') === this.lastExclude.join('\0')) return;
+    const included = this.lastExclude.filter((origin) => !exclude.includes(origin));
     this.lastExclude = exclude;
-    this.deps.channel.send(updateFrame({ exclude, vector: this.store.vector() })).catch(() => {
+    this.deps.channel.send(updateFrame({ exclude, applied: appliedUpTo(this.deps.storage, this.deps.database, included) })).catch(() => {
       // Closed: the next session subscribes with the new set.
     });
   }
@@ -239,7 +240,6 @@ class Receiver implements ReceiverSession {
     if (seq !== null) this.expected = seq;
     await this.pipeline(
       this.deps.storage.applyRemote(this.deps.database, { origin, version, ops }, (w) => {
-        this.store.raiseVersion(w, origin, version);
         if (seq !== null) this.store.advance(w, prev, seq);
       }),
       seq,

@@ -15,7 +15,7 @@ import {
   expectNumber,
   FrameType,
   parseSubscription,
-  parseVector,
+  parseApplied,
   ProtocolError,
   seqFrame,
   txnFrame,
@@ -68,7 +68,7 @@ class SenderSession implements Session {
   private copyConfirmation?: number;
   private exclude = new Set<string>();
   /** Origins the receiver stopped excluding: their retained entries are resent once (UPDATE). */
-  private catchUp?: { origins: Set<string>; vector: Record<string, number> };
+  private catchUp?: { origins: Set<string>; applied: Record<string, number> };
   private closeInfo?: CloseInfo;
   private wakeUp?: () => void;
   private dirty = false;
@@ -199,12 +199,12 @@ class SenderSession implements Session {
     if (!this.filter) throw new ProtocolError('UPDATE before SUBSCRIBE');
     if (!isPlainObject(raw)) throw new ProtocolError('UPDATE needs an object');
     const exclude = new Set(expectArray(raw.exclude, 'exclude').map((x) => expectString(x, 'exclude[]')));
-    const vector = parseVector(raw.vector ?? {});
+    const applied = parseApplied(raw.applied ?? {});
     const included = [...this.exclude].filter((o) => !exclude.has(o));
     this.exclude = exclude;
     if (included.length > 0) {
       const origins = new Set([...(this.catchUp?.origins ?? []), ...included]);
-      this.catchUp = { origins, vector };
+      this.catchUp = { origins, applied: { ...this.catchUp?.applied, ...applied } };
       this.wake();
     }
   }
@@ -350,10 +350,9 @@ class SenderSession implements Session {
 
   /**
    * Sends one entry as this peer gets it; false when nothing of it is for the
-   * peer. The stream from the peer's cursor never skips by its version vector:
-   * a vector entry is a maximum, not a watermark (a relayed entry made by a copy
-   * can carry a newer version of an origin than writes still on their way), so
-   * skipping below it lost writes when links churned. Repeats merge idempotently.
+   * peer. The stream from the peer's cursor sends every entry after it, older
+   * versions of an origin included (a relayed copy can log an origin's write
+   * after newer ones of it); repeats merge idempotently.
    */
   private async sendEntry(entry: TxnEntry, seq: number | null): Promise<boolean> {
     if (this.exclude.has(entry.origin)) return false;
@@ -372,11 +371,12 @@ class SenderSession implements Session {
 
   /**
    * The receiver lost its direct session to some origins: resend their
-   * retained entries newer than what it has, without moving its cursor
-   * (seq null); newer ones follow in the main stream.
+   * retained entries after the version up to which it has all of them (its
+   * cursor on the origin's log; none: every retained one), without moving
+   * its cursor (seq null); newer ones follow in the main stream.
    */
   private async resendIncluded(upTo: number): Promise<void> {
-    const { origins, vector } = this.catchUp!;
+    const { origins, applied } = this.catchUp!;
     this.catchUp = undefined;
     const { storage, database } = this.deps;
     let after = storage.getMeta<number>(database, LOG_TRIMMED_META_KEY) ?? 0;
@@ -385,7 +385,7 @@ class SenderSession implements Session {
       for (const entry of page) {
         if (entry.seq > upTo) return;
         after = entry.seq;
-        const known = vector[entry.origin];
+        const known = applied[entry.origin];
         if (!origins.has(entry.origin) || (known !== undefined && entry.version <= known)) continue;
         await this.sendEntry(entry, null);
       }

@@ -131,6 +131,40 @@ test('failover: when c loses its direct session to a, b relays a’s later write
   }
 });
 
+test('failover resends from c’s cursor on a’s own log, not from the newest write of a that c got another way', async () => {
+  const c = await cluster(['a', 'b', 'c', 'd']);
+  try {
+    const { a, b, c: cc, d } = c.nodes;
+    for (const n of Object.values(c.nodes)) await n.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    // c gets a directly; b and d relay to c, excluding a while the a–c link is up.
+    const live = new Set(['a>c']);
+    const relayExcludes = () => (live.has('a>c') ? ['a'] : []);
+    const ac = c.link('a', 'c');
+    c.link('a', 'b');
+    const bc = c.link('b', 'c', { excludedOrigins: relayExcludes });
+    const dc = c.link('d', 'c', { excludedOrigins: relayExcludes });
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 1 } }]);
+    await converged([a!.engine, b!.engine, cc!.engine]);
+    await ac.stop('a–c link down');
+    live.delete('a>c');
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 2 } }]);
+    await a!.engine.write(DB, [{ type: 'insert', table: 'dog', record: { id: 3 } }]);
+    await waitFor('b has 2 and 3', () => dogs(b!.engine, [2, 3]).every((r) => r !== undefined));
+    // d learns the loss first and relays a's newer write 3 (which d got another way), not 2.
+    dc.receiver.topologyChanged();
+    const three = a!.engine.readLog(DB).at(-1)!;
+    await d!.engine.applyRemote(DB, { origin: three.origin, version: three.version, ops: three.ops });
+    await waitFor('c has 3', () => dogs(cc!.engine, [3])[0] !== undefined);
+    assert.equal(dogs(cc!.engine, [2])[0], undefined);
+    // b resends a's writes after c's cursor on a (write 1), so 2 arrives too.
+    bc.receiver.topologyChanged();
+    await waitFor('c has 2', () => dogs(cc!.engine, [2])[0] !== undefined);
+    await converged([a!.engine, b!.engine, cc!.engine]);
+  } finally {
+    await c.close();
+  }
+});
+
 test('concurrent conflicting updates on a and b end with the same winner on both', async () => {
   const c = await cluster(['a', 'b']);
   try {
