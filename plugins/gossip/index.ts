@@ -26,8 +26,9 @@ export default definePlugin({
       unsubscribe = storage.onCommit((database, entry) => {
         const change = membershipChange(database, entry, self);
         if (change === 'left') {
-          ctx.logger.warn('this node was removed from the cluster by another member', { by: entry.origin });
-          membership.leaveCluster(entry.version);
+          if (membership.leaveCluster(entry.version)) ctx.logger.warn('this node was removed from the cluster by another member', { by: entry.origin });
+          // Else it arrived after this node was added again: that re-admission stands.
+          else ctx.logger.info('a removal of this node older than its re-admission arrived: ignored', { by: entry.origin });
         } else if (change === 'changed') {
           timer ??= setTimeout(() => {
             timer = undefined;

@@ -153,9 +153,9 @@ export class ConnectionManager {
    * drop the other members' rows locally so a restart does not dial them
    * again. Its own row stays, so it can be added again later.
    */
-  leaveCluster(removedAt: number): void {
+  leaveCluster(removedAt: number): boolean {
     // A deletion that replicates in late must not undo a later re-admission.
-    if (removedAt < this.readmittedAt) return;
+    if (removedAt < this.readmittedAt) return false;
     for (const peer of this.peerMap.keys()) this.blocked.add(peer);
     this.refresh();
     const { nodes, localNode, logger } = this.deps;
@@ -163,6 +163,7 @@ export class ConnectionManager {
       () => this.refresh(),
       (error: unknown) => logger.error('could not drop the membership rows of the cluster this node left', { error: String(error) }),
     );
+    return true;
   }
 
   /**

@@ -73,7 +73,7 @@ export default definePlugin<ReplicationConfig>({
     ctx.provide(ClusterMembership, {
       useValue: {
         refresh: () => running?.manager.refresh(),
-        leaveCluster: (removedAt) => running?.manager.leaveCluster(removedAt),
+        leaveCluster: (removedAt) => running?.manager.leaveCluster(removedAt) ?? false,
       },
     });
 

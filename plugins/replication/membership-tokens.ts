@@ -10,9 +10,10 @@ export interface ClusterMembership {
   /**
    * This node's own hdb_nodes row was deleted by another node (at version
    * `removedAt`): stop replicating with every peer until added again. Ignored
-   * when this node was re-admitted (add_node, a route) after that version.
+   * when this node was re-admitted (add_node, a route) after that version:
+   * then it returns false.
    */
-  leaveCluster(removedAt: number): void;
+  leaveCluster(removedAt: number): boolean;
 }
 
 export const ClusterMembership = createToken<ClusterMembership>('replication.membership');
