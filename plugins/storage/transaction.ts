@@ -187,7 +187,7 @@ export class Transaction {
     return true;
   }
 
-  /** applyOperation when the caller already read the table and the record's state. */
+  /** For local writes, whose caller already read the table and the record's state: writes unless the operation is older. */
   applyOperationTo(before: TableRuntime, prev: RecordState | undefined, op: TxnOperation, stamp: Stamp): boolean {
     const next = mergeOperation(prev, op, stamp, before.def.primaryKey);
     if (!next) return false;
