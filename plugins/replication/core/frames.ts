@@ -69,6 +69,8 @@ export interface Subscription {
   readonly startTime?: number;
   /** Present while an initial copy from this sender is unfinished. */
   readonly copy?: CopyCursor;
+  /** Each of the receiver's tables' primary key: a table keyed differently on the sender is not sent. */
+  readonly primaryKeys?: Readonly<Record<string, string>>;
 }
 
 export interface TopologyUpdate {
@@ -177,11 +179,18 @@ export function parseSubscription(v: unknown): Subscription {
       ...(v.copy.afterKey !== undefined && v.copy.afterKey !== null ? { afterKey: v.copy.afterKey as PrimaryKey } : {}),
     };
   }
+  let primaryKeys: Record<string, string> | undefined;
+  if (v.primaryKeys !== undefined && v.primaryKeys !== null) {
+    if (!isPlainObject(v.primaryKeys)) throw new ProtocolError('primaryKeys must be an object');
+    primaryKeys = {};
+    for (const [table, key] of Object.entries(v.primaryKeys)) primaryKeys[table] = expectString(key, `primaryKeys.${table}`);
+  }
   return {
     after,
     exclude,
     excludeTables,
     ...(startTime !== undefined ? { startTime } : {}),
     ...(copy ? { copy } : {}),
+    ...(primaryKeys ? { primaryKeys } : {}),
   };
 }

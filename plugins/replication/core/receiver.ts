@@ -56,6 +56,13 @@ class Receiver implements ReceiverSession {
   private readonly store: CursorStore;
   private readonly endpoint: RequestEndpoint;
   private readonly excludedTables: Set<string>;
+  /** Each table's primary key as the peer announced it (SCHEMA precedes a table's records in a session). */
+  private readonly announcedKeys = new Map<string, string>();
+  /** Tables whose key conflict was already logged this session. */
+  private readonly keyConflicts = new Set<string>();
+  /** This node's primary keys as SUBSCRIBE told the sender (it leaves out tables keyed differently). */
+  private sentKeys: Readonly<Record<string, string>> = {};
+  private readonly unsubscribeSchema: () => void;
   /** The cursor value once every apply issued so far commits. */
   private expected: number | null;
   /** The copy cursor once every copy batch issued so far commits. */
@@ -85,7 +92,11 @@ class Receiver implements ReceiverSession {
     let closed!: (info: CloseInfo) => void;
     const closedP = new Promise<CloseInfo>((resolve) => (closed = resolve));
     channel.onClose(closed);
+    this.unsubscribeSchema = storage.onSchemaChange((event) => {
+      if ('table' in event && event.database === database) this.localTableChanged(event.table);
+    });
     this.done = closedP.then(async (info) => {
+      this.unsubscribeSchema();
       if (this.ackTimer) clearTimeout(this.ackTimer);
       this.endpoint.closeAll(info.reason);
       await this.handling;
@@ -156,12 +167,14 @@ class Receiver implements ReceiverSession {
     const copy = this.store.copyCursor();
     this.expectedCopy = copy ?? null;
     this.lastExclude = this.exclude();
+    this.sentKeys = Object.fromEntries(storage.listTables(database).filter((t) => !this.excludedTables.has(t.name)).map((t) => [t.name, t.primaryKey]));
     this.subscribed = true;
     await this.deps.channel.send(
       subscribeFrame({
         after: this.expected,
         exclude: this.lastExclude,
         excludeTables: [...this.excludedTables],
+        primaryKeys: this.sentKeys,
         ...(this.deps.startTime !== undefined ? { startTime: this.deps.startTime } : {}),
         ...(copy ? { copy } : {}),
       }),
@@ -209,9 +222,63 @@ class Receiver implements ReceiverSession {
 
   private async onSchema(schema: TableSchema): Promise<void> {
     if (this.excludedTables.has(schema.name)) return;
+    this.announcedKeys.set(schema.name, schema.primaryKey);
     // Applies already queued may write this table under its previous definition: let them land first.
     await this.drain();
+    if (this.skips(schema.name)) return;
     await applyTableSchema(this.deps.storage, this.deps.database, schema, this.deps.logger);
+  }
+
+  /**
+   * Whether this session leaves `table`'s records unapplied: the route excludes
+   * it, or the table here has another primary key than on the peer (both
+   * created it before they were connected, or concurrently). Applying such
+   * records would store each under the peer's key value as this table's key,
+   * rewriting an attribute of it; each node keeps its own records instead.
+   * The sender leaves out tables keyed differently from what SUBSCRIBE told
+   * it (announcing only their schema, so both nodes log the conflict), and
+   * copies them once the keys agree, as any table it was not sending; a
+   * conflict SUBSCRIBE did not tell it of restarts the session.
+   */
+  private skips(table: string): boolean {
+    if (this.excludedTables.has(table)) return true;
+    const announced = this.announcedKeys.get(table);
+    const local = announced === undefined ? undefined : this.localKey(table);
+    if (local === undefined || local === announced) {
+      this.keyConflicts.delete(table);
+      return false;
+    }
+    if (!this.keyConflicts.has(table)) {
+      this.keyConflicts.add(table);
+      this.deps.logger.error('table has another primary key on the peer: neither node gets the other\'s records of it', {
+        peer: this.deps.peerNode,
+        database: this.deps.database,
+        table,
+        primaryKey: local,
+        peerPrimaryKey: announced,
+        fix: 'drop the table on one of the nodes (without replicated): it comes back from the other with its key and records',
+      });
+      if (this.sentKey(table) !== local) this.restart(`primary key of ${table} differs from the peer's`);
+    }
+    return true;
+  }
+
+  private sentKey(table: string): string | undefined {
+    return Object.hasOwn(this.sentKeys, table) ? this.sentKeys[table] : undefined;
+  }
+
+  private localKey(table: string): string | undefined {
+    return this.deps.storage.getTable(this.deps.database, table)?.primaryKey;
+  }
+
+  /** A conflicting table dropped or keyed anew here: the sender decides again (and copies it once the keys agree). */
+  private localTableChanged(table: string): void {
+    if (this.keyConflicts.has(table) && this.sentKey(table) !== this.localKey(table)) this.restart(`table ${table} changed here`);
+  }
+
+  /** Ends the session; the dialer subscribes again with this node's current tables. */
+  private restart(reason: string): void {
+    if (!this.deps.channel.closed) this.deps.channel.close(1000, reason, true);
   }
 
   private onDatabases(names: string[]): void {
@@ -227,7 +294,7 @@ class Receiver implements ReceiverSession {
     const seq = frame[1] === null ? null : expectNumber(frame[1], 'TXN seq');
     const origin = expectString(frame[2], 'TXN origin');
     const version = expectNumber(frame[3], 'TXN version');
-    const ops = applicableOps(expectArray(frame[4], 'TXN ops'), this.excludedTables);
+    const ops = applicableOps(expectArray(frame[4], 'TXN ops'), (table) => this.skips(table));
     this.receivedTransactions++;
     this.origins.add(origin);
     this.lastReceivedVersion = version;
@@ -263,7 +330,7 @@ class Receiver implements ReceiverSession {
     const afterKey = frame[3] as PrimaryKey;
     const snapshotSeq = expectNumber(frame[4], 'COPY_BATCH snapshotSeq');
     this.copyProgress = expectNumber(frame[5], 'COPY_BATCH progress');
-    const entries = this.excludedTables.has(table) ? [] : wire.filter((w) => Array.isArray(w) && isFullEntry(w)).map(fromWireEntry);
+    const entries = this.skips(table) ? [] : wire.filter((w) => Array.isArray(w) && isFullEntry(w)).map(fromWireEntry);
     for (const e of entries) this.origins.add(e.origin);
     const prev = this.expectedCopy;
     const next: CopyCursor = { snapshotSeq, table, afterKey };
@@ -341,19 +408,19 @@ class Receiver implements ReceiverSession {
 }
 
 /**
- * Ops this node can apply, from tables it does not exclude. A metadata-only
+ * Ops this node can apply, from tables it does not skip. A metadata-only
  * delete is a whole delete (a delete has no value), so it applies: a copy
  * this node kept from when it still got the record cannot outlive it, and
  * the tombstone is logged and relayed like any delete. A metadata-only put or
  * patch is skipped: recording "exists elsewhere at this version" without the
  * body needs a storage entry state that does not exist yet.
  */
-function applicableOps(raw: unknown[], excludedTables: ReadonlySet<string>): TxnOperation[] {
+function applicableOps(raw: unknown[], skips: (table: string) => boolean): TxnOperation[] {
   const out: TxnOperation[] = [];
   for (const op of raw) {
     if (!isPlainObject(op)) throw new ProtocolError('TXN op must be an object');
     const w = op as unknown as WireOp;
-    if (excludedTables.has(w.table) || (w.meta === true && w.op !== 'delete')) continue;
+    if ((w.meta === true && w.op !== 'delete') || skips(w.table)) continue;
     out.push(w.value === undefined ? { table: w.table, op: w.op, id: w.id } : { table: w.table, op: w.op, id: w.id, value: w.value as DataRecord });
   }
   return out;

@@ -67,6 +67,9 @@ class SenderSession implements Session {
   /** The seq whose ACK confirms a finished copy: the ledger's re-included tables are then covered. */
   private copyConfirmation?: number;
   private exclude = new Set<string>();
+  /** The receiver's primary keys (SUBSCRIBE), and the tables it keys differently: those are not sent. */
+  private peerKeys: Readonly<Record<string, string>> = {};
+  private keyConflicts = new Set<string>();
   /** Origins the receiver stopped excluding: their retained entries are resent once (UPDATE). */
   private catchUp?: { origins: Set<string>; applied: Record<string, number> };
   private closeInfo?: CloseInfo;
@@ -102,8 +105,13 @@ class SenderSession implements Session {
         if (db === database) this.wake();
       }),
       storage.onSchemaChange((event) => {
-        if (event.type === 'database-created' || event.type === 'database-dropped') this.sendDatabases();
-        else if ((event.type === 'table-created' || event.type === 'table-changed') && event.database === database) this.announce([event.table]);
+        if (!('table' in event)) return this.sendDatabases();
+        if (event.database !== database) return;
+        // Which tables a session sends is fixed when it starts: the next one sends (and copies) or leaves it out.
+        if (this.filter && this.keyConflicts.has(event.table) !== this.keyedDifferently(event.table)) {
+          return void this.stop(`primary key of ${event.table} changed`);
+        }
+        if (event.type === 'table-created' || event.type === 'table-changed') this.announce([event.table]);
       }),
     );
     channel.onFrame((frame) => this.onFrame(frame));
@@ -176,14 +184,31 @@ class SenderSession implements Session {
   private subscribe(sub: Subscription): void {
     if (this.filter) throw new ProtocolError('SUBSCRIBE sent twice');
     const { storage, database, peerNode } = this.deps;
-    const excludeTables = [...(this.deps.excludeTables ?? []), ...sub.excludeTables];
+    this.peerKeys = sub.primaryKeys ?? {};
+    const tables = storage.listTables(database).map((t) => t.name);
+    this.keyConflicts = new Set(tables.filter((t) => this.keyedDifferently(t)));
+    for (const table of this.keyConflicts) {
+      this.deps.logger.error('table has another primary key on the peer: not sent to it', {
+        peer: peerNode, database, table, primaryKey: storage.getTable(database, table)?.primaryKey, peerPrimaryKey: this.peerKeys[table],
+      });
+    }
+    const excludeTables = [...(this.deps.excludeTables ?? []), ...sub.excludeTables, ...this.keyConflicts];
     this.filter = new PeerFilter(storage, database, peerNode, this.deps.routers, excludeTables);
     this.ledger = new ExclusionLedger(storage, database, peerNode, excludeTables);
     this.exclude = new Set(sub.exclude);
-    // Every table the peer gets exists there before any data, empty ones included (as a new database's tables).
-    this.announce(storage.listTables(database).map((t) => t.name));
+    // Every table the peer gets exists there before any data, empty ones included (as a new database's tables);
+    // a conflicting one's schema goes too, so the peer logs the conflict and resubscribes once it drops or rekeys it.
+    this.announce(tables);
+    for (const table of this.keyConflicts) this.schemas.ensure(table).catch((error: unknown) => this.fail(error));
     // The loop runs beside the frame handler so ACKs and requests keep flowing during a long copy.
     this.loop = this.run(sub).catch((error: unknown) => this.fail(error));
+  }
+
+  /** Whether the subscribed peer has `table` with another primary key than this node. */
+  private keyedDifferently(table: string): boolean {
+    const theirs = Object.hasOwn(this.peerKeys, table) ? this.peerKeys[table] : undefined;
+    const ours = this.deps.storage.getTable(this.deps.database, table)?.primaryKey;
+    return theirs !== undefined && ours !== undefined && theirs !== ours;
   }
 
   /** Sends the schema of each table the subscribed peer gets and has not seen in its current shape. */

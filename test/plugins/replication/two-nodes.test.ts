@@ -236,4 +236,31 @@ describe('two-node replication', () => {
     await ok(a, { operation: 'drop_table', database: 'dev', table: 'bird' });
     assert.ok((await tables(b)).includes('bird'));
   });
+
+  it('a table each node created with another primary key keeps each node’s records; dropped on one, it comes back from the other', async () => {
+    // Created while the link excluded it, so neither node saw the other's.
+    const route = { hostname: A, port: 9933 };
+    await ok(b, { operation: 'cluster_set_routes', routes: [{ ...route, excludeTables: ['pet'] }] });
+    await ok(a, { operation: 'create_table', database: 'dev', table: 'pet', primary_key: 'id' });
+    await ok(b, { operation: 'create_table', database: 'dev', table: 'pet', primary_key: 'name' });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'pet', records: [{ id: 1, name: 'Rex' }] });
+    await ok(b, { operation: 'insert', database: 'dev', table: 'pet', records: [{ id: 2, name: 'Tom' }] });
+    await ok(b, { operation: 'cluster_delete_routes', routes: [route] });
+    await ok(a, { operation: 'insert', database: 'dev', table: 'pet', records: [{ id: 3, name: 'Ann' }] });
+    await ok(b, { operation: 'insert', database: 'dev', table: 'pet', records: [{ id: 4, name: 'Bo' }] });
+    // Markers written after the pets show each link is past them.
+    await ok(a, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 700 }] });
+    await ok(b, { operation: 'insert', database: 'dev', table: 'dog', records: [{ id: 701 }] });
+    await waitForSameContents([a, b], 'dev', 'dog', (r) => ids(r).includes(700) && ids(r).includes(701));
+    const pets = async (node: NodeHandle) => (await tableContents(node, 'dev', 'pet')).map((r) => [r.id, r.name]);
+    assert.deepEqual(await pets(a), [[1, 'Rex'], [3, 'Ann']]);
+    assert.deepEqual(await pets(b), [[2, 'Tom'], [4, 'Bo']]);
+
+    await ok(b, { operation: 'drop_table', database: 'dev', table: 'pet' });
+    await waitFor(async () => JSON.stringify(await pets(b).catch(() => [])) === JSON.stringify([[1, 'Rex'], [3, 'Ann']]), {
+      timeoutMs: 20_000, message: 'pet back on B with A’s records',
+    });
+    await ok(b, { operation: 'insert', database: 'dev', table: 'pet', records: [{ id: 5, name: 'Kit' }] });
+    await waitForSameContents([a, b], 'dev', 'pet', (r) => ids(r).includes(5));
+  });
 });

@@ -7,7 +7,8 @@ import { createMemoryChannelPair } from '../../../../plugins/replication/core/me
 import { MAX_SERVED_REQUESTS, RequestHandlers } from '../../../../plugins/replication/core/requests.js';
 import { startReceiver, startSender } from '../../../../plugins/replication/core/session.js';
 import type { RecordRouter } from '../../../../plugins/replication/tokens.js';
-import { cluster, converged, DB, dump, frameCounter, insertMany, waitFor } from './helpers.js';
+import type { Logger } from '../../../../kernel/index.js';
+import { cluster, converged, cursorOf, DB, dump, frameCounter, insertMany, waitFor } from './helpers.js';
 
 test('routers: skip keeps records from the peer, metadata sends the op without its value; the cursor still advances', async () => {
   const c = await cluster(['a', 'b']);
@@ -285,3 +286,95 @@ test('malformed frames close the session with 1002 instead of crashing', async (
     await c.close();
   }
 });
+
+test('a table keyed differently on two nodes flows neither way, and once one node drops it, it comes back with the other\'s key and records', async () => {
+  const c = await cluster(['a', 'b']);
+  const { conflicts, keepLinked, close } = relinking(c);
+  try {
+    const { a, b } = c.nodes;
+    // Both created `pet` before they were connected, with different primary keys.
+    await a!.engine.createTable(DB, 'pet', { primaryKey: 'id' });
+    await b!.engine.createTable(DB, 'pet', { primaryKey: 'name' });
+    await a!.engine.createTable(DB, 'dog', { primaryKey: 'id' });
+    await a!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 1, name: 'Rex' } }]);
+    await b!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 2, name: 'Tom' } }]);
+    keepLinked('a', 'b');
+    keepLinked('b', 'a');
+    const atHead = () => cursorOf(b!.engine, 'a') === a!.engine.lastSeq(DB) && cursorOf(a!.engine, 'b') === b!.engine.lastSeq(DB);
+    await waitFor('copies done', atHead);
+    await a!.engine.write(DB, [
+      { type: 'insert', table: 'pet', record: { id: 3, name: 'Ann' } },
+      { type: 'insert', table: 'dog', record: { id: 1 } },
+    ]);
+    await b!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 4, name: 'Bo' } }]);
+    await waitFor('cursors at head', atHead);
+    // Neither the copy nor the log rewrote a record under the other node's key.
+    assert.deepEqual(pets(a), [[1, 'Rex'], [3, 'Ann']]);
+    assert.deepEqual(pets(b), [[4, 'Bo'], [2, 'Tom']]);
+    assert.deepEqual(b!.engine.get(DB, 'dog', [1]).map((r) => r?.id), [1]);
+    // Each node's sender and receiver say so.
+    assert.equal(conflicts.filter((m) => m.endsWith(' pet')).length, 4, conflicts.join('\n'));
+
+    // b gives up its version: the table comes back from a with a's key and a's records, and flows both ways again.
+    await b!.engine.dropTable(DB, 'pet');
+    await waitFor('pet back on b', () => b!.engine.getTable(DB, 'pet')?.primaryKey === 'id' && pets(b).length === 2);
+    assert.deepEqual(pets(b), [[1, 'Rex'], [3, 'Ann']]);
+    await b!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 5, name: 'Kit' } }]);
+    await a!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 6, name: 'Max' } }]);
+    await waitFor('both ways', () => pets(a).length === 4 && pets(b).length === 4);
+    await converged([a!.engine, b!.engine]);
+  } finally {
+    await close();
+  }
+});
+
+test('a table created here with another key while the peer\'s session runs restarts it, then flows once one node drops it', async () => {
+  const c = await cluster(['a', 'b']);
+  const { conflicts, keepLinked, close } = relinking(c);
+  try {
+    const { a, b } = c.nodes;
+    keepLinked('a', 'b');
+    await waitFor('subscribed', () => cursorOf(b!.engine, 'a') !== undefined);
+    // b's SUBSCRIBE named no `pet`: the sender learns b's key only from the next session.
+    await b!.engine.createTable(DB, 'pet', { primaryKey: 'name' });
+    await b!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 2, name: 'Tom' } }]);
+    await a!.engine.createTable(DB, 'pet', { primaryKey: 'id' });
+    await a!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 1, name: 'Rex' } }]);
+    await a!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 3, name: 'Ann' } }]);
+    await waitFor('cursor at head', () => cursorOf(b!.engine, 'a') === a!.engine.lastSeq(DB));
+    assert.deepEqual(pets(b), [[2, 'Tom']]);
+    assert.ok(c.links.length >= 2, 'the receiver restarted the session');
+    assert.ok(conflicts.some((m) => m.startsWith('table has another primary key on the peer: not sent')), conflicts.join('\n'));
+
+    await b!.engine.dropTable(DB, 'pet');
+    await waitFor('pet back on b', () => b!.engine.getTable(DB, 'pet')?.primaryKey === 'id' && pets(b).length === 2);
+    assert.deepEqual(pets(b), [[1, 'Rex'], [3, 'Ann']]);
+  } finally {
+    await close();
+  }
+});
+
+const pets = (node: { engine: Parameters<typeof dump>[0] } | undefined) =>
+  dump(node!.engine).pet!.filter((e) => e.value).map((e) => [e.value!.id, e.value!.name]);
+
+/** Links that start again when their session ends (a node deciding again which tables to send), as the dialer does. */
+function relinking(c: Awaited<ReturnType<typeof cluster>>): { conflicts: string[]; keepLinked(from: string, to: string): void; close(): Promise<void> } {
+  const conflicts: string[] = [];
+  const logger: Logger = {
+    error: (msg, fields) => conflicts.push(`${msg} ${String(fields?.table)}`),
+    warn() {},
+    info() {},
+    debug() {},
+    child: () => logger,
+  };
+  let live = true;
+  const keepLinked = (from: string, to: string): void => {
+    const link = c.link(from, to, { logger });
+    void link.receiver.done.then(() => live && keepLinked(from, to));
+  };
+  const close = async (): Promise<void> => {
+    live = false;
+    await c.close();
+  };
+  return { conflicts, keepLinked, close };
+}
