@@ -17,6 +17,9 @@ import type { RetainedCredentials } from './retained-credentials.js';
 import { parseFlow, parseRoutes, urlHost, type Route } from './routes.js';
 import type { WsChannel } from './ws-channel.js';
 
+/** Peer request: "redial me now" (see askToRedial); served by wake(). */
+export const REDIAL_REQUEST = 'replication.redial';
+
 /** A route, or an hdb_nodes row read as one (a row's revoked_certificates stay in the row: see peer-trust.ts). */
 export type Peer = Route;
 
@@ -255,7 +258,24 @@ export class ConnectionManager {
       }
     }
     this.endRevokedSessions();
+    this.askToRedial(before);
     this.deps.onRefresh?.();
+  }
+
+  /**
+   * A peer this node refused to send to (its replicates setting) dials again
+   * only at its slowest backoff; when the setting lets it in again, ask it
+   * over a live session (this node receiving from it) to redial now. Without
+   * one, this node's own dial starts a session there, which redials too.
+   */
+  private askToRedial(before: ReadonlyMap<string, Peer>): void {
+    for (const peer of this.peerMap.values()) {
+      if (!peer.flow.receives || before.get(peer.name)?.flow.receives !== false) continue;
+      const live = [...this.dialers.values()].find((d) => d.target.peer === peer.name && d.live)?.live;
+      live?.request(REDIAL_REQUEST, null).catch(() => {
+        // The session ended: the next one starts a session there, which redials too.
+      });
+    }
   }
 
   private readPeers(): Map<string, Peer> {

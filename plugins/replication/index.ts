@@ -12,7 +12,7 @@ import { NodeIdentity } from '../identity/tokens.js';
 import { StorageEngine } from '../storage/tokens.js';
 import { Cluster } from './cluster.js';
 import { parseReplicationConfig, selfUrl, type ReplicationConfig } from './config.js';
-import { ConnectionManager } from './connection-manager.js';
+import { ConnectionManager, REDIAL_REQUEST } from './connection-manager.js';
 import { RequestHandlers } from './core/requests.js';
 import { ReplicationListener } from './listener.js';
 import { ClusterMembership } from './membership-tokens.js';
@@ -47,6 +47,10 @@ export default definePlugin<ReplicationConfig>({
     const routers: RecordRouter[] = [];
     const requestHandlers = new RequestHandlers();
     let running: Running | undefined;
+    requestHandlers.register(REDIAL_REQUEST, async ({ peer }) => {
+      running?.manager.wake(peer);
+      return null;
+    });
     const started = (): Running => {
       if (!running) throw new OperationError(503, 'Replication is not available: the replication plugin is not running');
       return running;
