@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cluster, converged, DB, dump, frameCounter, waitFor } from './helpers.js';
+import { cluster, converged, cursorOf, DB, dump, frameCounter, waitFor } from './helpers.js';
 
 const dogs = (engine: { get: (db: string, t: string, ids: (string | number)[]) => unknown[] }, ids: number[]) => engine.get(DB, 'dog', ids);
 
@@ -206,6 +206,32 @@ test('a delete made while b was disconnected is not resurrected by b’s older p
     await converged([a!.engine, b!.engine]);
     assert.deepEqual(dogs(a!.engine, [1]), [undefined]);
     assert.deepEqual(dogs(b!.engine, [1]), [undefined]);
+  } finally {
+    await c.close();
+  }
+});
+
+test('mesh: a table excluded on one link converges once lifted, with a third member’s patches to the excluded origin’s records', async () => {
+  const c = await cluster(['a', 'b', 'c']);
+  try {
+    const names = ['a', 'b', 'c'];
+    for (const n of Object.values(c.nodes)) await n.engine.createTable(DB, 'pet', { primaryKey: 'id' });
+    const link = (from: string, to: string, options: Parameters<typeof c.link>[2] = {}) =>
+      c.link(from, to, { ...options, excludedOrigins: () => names.filter((o) => o !== from && o !== to) });
+    for (const from of names) for (const to of names) if (from !== to && `${from}>${to}` !== 'a>b') link(from, to);
+    let ab = link('a', 'b', { senderExcludeTables: ['pet'] });
+    const { a, b, c: cc } = c.nodes;
+    await a!.engine.write(DB, [{ type: 'insert', table: 'pet', record: { id: 1, x: 1 } }]);
+    await a!.engine.write(DB, [{ type: 'update', table: 'pet', record: { id: 1, x: 2 } }]);
+    await waitFor('a’s writes on c', () => cc!.engine.get(DB, 'pet', [1])[0]?.x === 2);
+    await cc!.engine.write(DB, [{ type: 'update', table: 'pet', record: { id: 1, y: 5 } }]);
+    await waitFor('c’s patch on a', () => a!.engine.get(DB, 'pet', [1])[0]?.y === 5);
+    await waitFor('c’s patch reached b', () => cursorOf(b!.engine, 'c') === cc!.engine.lastSeq(DB));
+    await ab.stop('exclusion lifted');
+    ab = link('a', 'b');
+    await converged([a!.engine, b!.engine, cc!.engine]);
+    assert.deepEqual(b!.engine.get(DB, 'pet', [1])[0], a!.engine.get(DB, 'pet', [1])[0]);
+    assert.equal(b!.engine.get(DB, 'pet', [1])[0]?.x, 2);
   } finally {
     await c.close();
   }
