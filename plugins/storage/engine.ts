@@ -253,7 +253,8 @@ export class LmdbStorageEngine implements StorageEngine {
     db.handles(table);
     await db.enqueue((tx) => {
       if (tx.table(table)) throw exists();
-      tx.setTable(def, 'table-created');
+      // Jobs run in order: every seq issued so far is older than the table.
+      tx.setTable({ ...def, createdAfterSeq: db.issuedSeq }, 'table-created');
     });
   }
 

@@ -30,6 +30,12 @@ export interface TableDefinition {
   readonly schemaDefined: boolean;
   /** false: the table stays local (never replicated). */
   readonly replicate: boolean;
+  /**
+   * The database's last log seq when the table was created: log entries up
+   * to it that name the table belong to an earlier, dropped table of that
+   * name (maybe keyed otherwise). Absent on tables created before it was kept.
+   */
+  readonly createdAfterSeq?: number;
 }
 
 export interface CreateTableOptions {

@@ -300,8 +300,14 @@ export class Transaction {
     for (const name of this.schemaChanged) {
       const t = this.table(name);
       if (t) {
-        const { primaryKey, attributes, schemaDefined, replicate } = t.def;
-        this.writes.put(this.db.schemaDb, name, { primaryKey, attributes, schemaDefined, replicate });
+        const { primaryKey, attributes, schemaDefined, replicate, createdAfterSeq } = t.def;
+        this.writes.put(this.db.schemaDb, name, {
+          primaryKey,
+          attributes,
+          schemaDefined,
+          replicate,
+          ...(createdAfterSeq !== undefined ? { createdAfterSeq } : {}),
+        });
       } else this.writes.remove(this.db.schemaDb, name);
     }
     if (nextEpoch !== undefined && this.writes.size > 0) {

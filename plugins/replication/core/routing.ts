@@ -2,7 +2,7 @@
  * The sender's per-peer filter: which tables replicate to this peer and what
  * the routers decide for each operation (skip > metadata > full).
  */
-import type { StorageEngine, TxnOperation, Version } from '../../storage/tokens.js';
+import type { StorageEngine, TxnEntry, TxnOperation, Version } from '../../storage/tokens.js';
 import type { RecordRouter, SendDecision } from '../tokens.js';
 import type { WireOp } from './frames.js';
 
@@ -37,11 +37,15 @@ export class PeerFilter {
     return decision;
   }
 
-  /** The ops of one logged transaction as this peer gets them; empty when nothing is for it. */
-  wireOps(origin: string, version: Version, ops: readonly TxnOperation[]): WireOp[] {
+  /**
+   * The ops of one logged transaction as this peer gets them; empty when
+   * nothing is for it. Ops logged before their table was created belong to a
+   * dropped table of that name: sent now, they would land in this one.
+   */
+  wireOps({ seq, origin, version, ops }: TxnEntry): WireOp[] {
     const out: WireOp[] = [];
     for (const op of ops) {
-      if (!this.tableAllowed(op.table)) continue;
+      if (!this.tableAllowed(op.table) || seq <= (this.storage.getTable(this.database, op.table)?.createdAfterSeq ?? 0)) continue;
       const decision = this.decide(op.table, origin, version, op);
       if (decision === 'full') out.push(op);
       else if (decision === 'metadata') out.push({ table: op.table, op: op.op, id: op.id, meta: true });

@@ -381,7 +381,7 @@ class SenderSession implements Session {
    */
   private async sendEntry(entry: TxnEntry, seq: number | null): Promise<boolean> {
     if (this.exclude.has(entry.origin)) return false;
-    const ops = this.filter!.wireOps(entry.origin, entry.version, entry.ops);
+    const ops = this.filter!.wireOps(entry);
     if (ops.length === 0) return false;
     for (const table of new Set(ops.map((o) => o.table))) await this.schemas.ensure(table);
     this.sending = entry.version;

@@ -76,6 +76,7 @@ test('tables: dynamic and schema-defined definitions, errors, drop and re-create
       ],
       schemaDefined: false,
       replicate: true,
+      createdAfterSeq: 0,
     });
     assert.deepEqual(engine.getTable('dev', 'breed')?.attributes, [
       { name: 'id', type: 'Int', indexed: false, isPrimaryKey: true },
@@ -100,6 +101,9 @@ test('tables: dynamic and schema-defined definitions, errors, drop and re-create
     await engine.dropTable('dev', 'dog');
     assert.equal(engine.getTable('dev', 'dog'), undefined);
     await engine.createTable('dev', 'dog', { primaryKey: 'id' });
+    // The insert's log entry belongs to the dropped table: replication skips it.
+    assert.equal(engine.getTable('dev', 'dog')?.createdAfterSeq, engine.lastSeq('dev'));
+    assert.ok(engine.lastSeq('dev') > 0);
     assert.deepEqual(engine.get('dev', 'dog', [1]), [undefined]);
     assert.equal(engine.tableStats('dev', 'dog').recordCount, 0);
     assert.deepEqual(engine.search('dev', 'dog', { conditions: [{ attribute: 'name', comparator: 'equals', value: 'a' }] }), []);
@@ -176,8 +180,11 @@ test('reopen after close finds databases, tables, records, counters and the log'
       { type: 'insert', table: 'dog', record: { id: 2, name: 'b' } },
     ]);
     const seq = t.engine.lastSeq('dev');
+    await t.engine.createTable('dev', 'cat', { primaryKey: 'id' });
     const engine = await t.reopen();
     assert.deepEqual(engine.listDatabases(), ['dev', 'system']);
+    // Where the log stood when each table was created (replication skips older entries naming it).
+    assert.deepEqual([engine.getTable('dev', 'dog')?.createdAfterSeq, engine.getTable('dev', 'cat')?.createdAfterSeq], [0, seq]);
     assert.deepEqual(engine.getTable('dev', 'dog')?.attributes.map((a) => a.name), ['id', '__createdtime__', '__updatedtime__', 'name']);
     assert.deepEqual(engine.get('dev', 'dog', [1])[0]?.name, 'a');
     assert.equal(engine.tableStats('dev', 'dog').recordCount, 2);
