@@ -2,7 +2,7 @@
  * The sender's per-peer filter: which tables replicate to this peer and what
  * the routers decide for each operation (skip > metadata > full).
  */
-import type { StorageEngine, TxnEntry, TxnOperation, Version } from '../../storage/tokens.js';
+import type { StorageEngine, TableDefinition, TxnEntry, TxnOperation, Version } from '../../storage/tokens.js';
 import type { RecordRouter, SendDecision } from '../tokens.js';
 import type { WireOp } from './frames.js';
 
@@ -23,8 +23,14 @@ export class PeerFilter {
 
   /** A table this peer gets at all: exists, replicate !== false, not excluded by either side. */
   tableAllowed(table: string): boolean {
-    if (this.excludedTables.has(table)) return false;
-    return this.storage.getTable(this.database, table)?.replicate === true;
+    return this.allowedTable(table) !== undefined;
+  }
+
+  /** The definition of a table this peer gets (see tableAllowed). */
+  private allowedTable(table: string): TableDefinition | undefined {
+    if (this.excludedTables.has(table)) return undefined;
+    const def = this.storage.getTable(this.database, table);
+    return def?.replicate === true ? def : undefined;
   }
 
   decide(table: string, origin: string, version: Version, op: TxnOperation): SendDecision {
@@ -45,7 +51,8 @@ export class PeerFilter {
   wireOps({ seq, origin, version, ops }: TxnEntry): WireOp[] {
     const out: WireOp[] = [];
     for (const op of ops) {
-      if (!this.tableAllowed(op.table) || seq <= (this.storage.getTable(this.database, op.table)?.createdAfterSeq ?? 0)) continue;
+      const def = this.allowedTable(op.table);
+      if (!def || seq <= (def.createdAfterSeq ?? 0)) continue;
       const decision = this.decide(op.table, origin, version, op);
       if (decision === 'full') out.push(op);
       else if (decision === 'metadata') out.push({ table: op.table, op: op.op, id: op.id, meta: true });
